@@ -1,0 +1,69 @@
+# continuouspipe.kubernetes — developer entry points.
+#   make demo    start local clusters and deploy examples/ with the playbooks
+#   make test    everything CI runs: unit + golden + corpus, control plane smoke/integration, sanity, lint
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/continuouspipe-kubernetes
+VENV_KEY := $(shell cat requirements-dev.txt | $(PYTHON) -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read() + sys.version.encode()).hexdigest()[:12])')
+VENV ?= $(CACHE_DIR)/venv-$(VENV_KEY)
+PY := $(VENV)/bin/python
+# The collection loader needs <root>/ansible_collections/continuouspipe/kubernetes; this links the checkout there.
+COLLECTIONS_ROOT := $(CURDIR)/.build/collections
+COLLECTION_LINK := $(COLLECTIONS_ROOT)/ansible_collections/continuouspipe/kubernetes
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_ROOT)
+export PATH := $(VENV)/bin:$(PATH)
+NAME ?= local
+PYTEST_ARGS ?=
+
+.PHONY: help venv collection-link test unit cluster-test sanity lint cluster-build cluster-up cluster-down clusters-down demo render clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+venv: $(VENV)/.complete
+$(VENV)/.complete: requirements-dev.txt
+	@echo "== creating $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+collection-link:
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+cluster-build:
+	bash tests/cluster/build.sh
+
+cluster-up: venv cluster-build
+	$(PY) tests/cluster/cluster.py up $(NAME)
+
+cluster-down: venv
+	$(PY) tests/cluster/cluster.py down $(NAME)
+
+clusters-down: venv
+	$(PY) tests/cluster/cluster.py down --all
+
+unit: venv collection-link
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
+
+cluster-test: venv collection-link cluster-build
+	$(PY) -m pytest tests/cluster tests/integration -q -p no:cacheprovider $(PYTEST_ARGS)
+
+sanity: venv
+	bash tests/sanity.sh
+
+lint: venv collection-link
+	$(VENV)/bin/ansible-lint --profile production
+
+test: unit cluster-test sanity lint
+
+render: venv collection-link
+	$(VENV)/bin/ansible-playbook playbooks/render.yml -e source_dir=$(or $(SOURCE),examples/app) -e branch=$(or $(BRANCH),main) -e output_dir=$(or $(OUT),.build/rendered)
+
+demo: venv collection-link cluster-build
+	bash examples/demo.sh
+
+clean:
+	rm -rf .build tests/output .hypothesis .pytest_cache
