@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# MIT License (see LICENSE)
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options that say which project, which commit and which variables a module works from.
+    DOCUMENTATION = r"""
+options:
+  source_dir:
+    description:
+      - Directory holding C(continuous-pipe.yml) and, optionally, C(docker-compose.yml) and
+        C(docker-compose.<branch>.yml) (the raw branch name, as ContinuousPipe read it).
+    type: path
+    required: true
+  branch:
+    description:
+      - Branch being deployed (C(code_reference.branch) in expressions). Used for environment names,
+        host names and C(docker-compose.<branch>.yml).
+    type: str
+    required: true
+  sha:
+    description:
+      - Commit being deployed (C(code_reference.sha) in expressions).
+    type: str
+    default: ''
+  pull_request:
+    description:
+      - The pull request of the branch, if any (C(pull_request) in expressions).
+    type: dict
+    suboptions:
+      number:
+        description: Pull request number.
+        type: int
+        default: 0
+      title:
+        description: Pull request title.
+        type: str
+        default: ''
+      labels:
+        description: Names of the pull request's labels.
+        type: list
+        elements: str
+        default: []
+  flow_uuid:
+    description:
+      - ContinuousPipe flow UUID of the project. Default environment names are
+        C(<flow_uuid>-<branch>), so set it to the flow's UUID to keep the namespaces ContinuousPipe
+        created.
+      - When omitted, a UUID derived from the name of I(source_dir) is used (a name-based UUID, the
+        same on every machine for the same directory name).
+    type: str
+  flow_configuration:
+    description:
+      - Flow-level configuration (what ContinuousPipe stored in its UI), merged under
+        C(continuous-pipe.yml), which wins.
+    type: dict
+  variables:
+    description:
+      - Variables for C(${NAME}) substitution, overriding the file's variables of the same name.
+    type: dict
+    default: {}
+  secret_variables:
+    description:
+      - Variables whose values are secret (passwords, tokens). They are substituted like
+        I(variables), but any environment value built from them is stored in a Secret and referenced
+        with C(secretKeyRef); values never appear in results, diffs or logs.
+      - This is also how the value of a ContinuousPipe C(encrypted_value) variable is given (same name).
+    type: dict
+    default: {}
+  undefined_variables:
+    description:
+      - What to do with a C(${NAME}) that no variable defines and that has no C(?:default).
+      - C(error) (default) fails before anything is rendered or written, naming the key path.
+      - C(keep) leaves the text verbatim as ContinuousPipe did (an undefined password then reaches the
+        container as the literal C(${NAME})).
+      - Deploy-time names (C(SERVICE_<X>_PUBLIC_ENDPOINT), C(ENDPOINT_<X>_PUBLIC_ENDPOINT),
+        C(__TASK_<ID>_TARGET_ENVIRONMENT_NAME)) are always kept for later substitution.
+    type: str
+    choices: [error, keep]
+    default: error
+  images:
+    description:
+      - Image reference per service name (for example built by your CI), overriding what
+        C(docker-compose.yml) or a C(build) task would give.
+    type: dict
+    default: {}
+"""

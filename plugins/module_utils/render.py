@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# MIT License (see LICENSE)
+"""Render deploy tasks to manifest files: load → translate, then write one file per deploy task.
+
+Layout: ``<output_dir>/<namespace>/<task identifier>.yml``, one multi-document YAML file per deploy
+task (several tasks may share one environment), objects in apply order.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import List, Optional
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import (
+    dump_all,
+    masked_all,
+)
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
+    TranslateOptions,
+    translate_environment,
+)
+
+
+@dataclass
+class RenderedTask:
+    task: model.DeployTask
+    namespace: str
+    objects: list
+    filter: Optional[str] = None
+
+    def summary(self, path: Optional[str] = None) -> dict:
+        return {
+            "task": self.task.identifier,
+            "cluster": self.task.cluster,
+            "namespace": self.namespace,
+            "filter": self.filter,
+            "services": [service.identifier for service in self.task.services],
+            "file": path,
+            "objects": masked_all(self.objects),
+        }
+
+
+def select_deploy_tasks(project: model.Project, names=None) -> List[model.DeployTask]:
+    """The project's deploy tasks, in pipeline order, optionally only the named ones."""
+    tasks = list(project.deploy_tasks)
+    if names:
+        known = {task.identifier for task in tasks}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise DefinitionError(
+                "unknown deploy task(s) %s; the pipelines for branch %r have: %s" % (
+                    ", ".join(sorted(unknown)), project.release.branch, ", ".join(sorted(known)) or "none"),
+                path=("tasks",))
+        tasks = [task for task in tasks if task.identifier in names]
+    return tasks
+
+
+def render_tasks(project: model.Project, names=None, options: Optional[TranslateOptions] = None) -> List[RenderedTask]:
+    rendered = []
+    for task in select_deploy_tasks(project, names):
+        environment = translate_environment(task, project.release, options)
+        rendered.append(RenderedTask(task, environment.namespace, environment.manifests(), task.filter))
+    return rendered
+
+
+def task_file(output_dir: str, rendered: RenderedTask) -> str:
+    return os.path.join(output_dir, rendered.namespace, "%s.yml" % rendered.task.identifier)
+
+
+def file_content(rendered: RenderedTask, include_secrets: bool) -> str:
+    objects = rendered.objects if include_secrets else masked_all(rendered.objects)
+    return dump_all(objects)
+
+
+def read_text(path: str) -> Optional[str]:
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_text(path: str, content: str, mode: int) -> None:
+    """Write atomically (temporary file in the same directory, then rename)."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".render-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

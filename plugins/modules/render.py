@@ -1,0 +1,178 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# MIT License (see LICENSE)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: render
+short_description: Render the Kubernetes manifests of a ContinuousPipe project's deploy tasks
+version_added: 0.1.0
+description:
+  - Loads C(continuous-pipe.yml) and C(docker-compose.yml) (plus C(docker-compose.<branch>.yml))
+    for one branch, resolves variables, pipelines and conditions the way ContinuousPipe did, and
+    translates every deploy task into the Kubernetes objects of its environment (namespace).
+  - Nothing is sent to a cluster. With I(output_dir), one multi-document YAML file is written per
+    deploy task, at C(<output_dir>/<namespace>/<task>.yml), objects in apply order.
+  - Bad input fails before anything is written, with the file and key path of the offending value.
+author:
+  - ContinuousPipe for Ansible maintainers
+extends_documentation_fragment:
+  - continuouspipe.kubernetes.source
+options:
+  tasks:
+    description:
+      - Identifiers of the deploy tasks to render. Default is every deploy task of the pipelines
+        whose condition holds for the branch, whatever their filters.
+    type: list
+    elements: str
+  output_dir:
+    description:
+      - Directory to write the manifests to. Without it the module only returns them.
+    type: path
+  include_secrets:
+    description:
+      - Write the real values of Secret objects to the files (created with mode 0600).
+      - By default Secret values are masked in the files as they always are in the results, so the
+        files are safe to share but their Secrets are not applicable as they are.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Computes which files would change and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the change of every written file, Secret values masked.
+  platform:
+    support: full
+    platforms: posix
+requirements:
+  - PyYAML
+notes:
+  - Task filters are not evaluated (they may depend on the results of earlier tasks); each rendered
+    task reports its filter.
+seealso:
+  - module: continuouspipe.kubernetes.deploy
+"""
+
+EXAMPLES = r"""
+- name: Render the manifests of the feature branch
+  continuouspipe.kubernetes.render:
+    source_dir: "{{ playbook_dir }}/../app"
+    branch: feature/login
+    sha: "{{ lookup('env', 'GIT_COMMIT') }}"
+    output_dir: /tmp/manifests
+  register: rendered
+
+- name: Show the namespaces
+  ansible.builtin.debug:
+    msg: "{{ rendered.environments | map(attribute='namespace') | list }}"
+
+- name: Render one task with a secret database password
+  continuouspipe.kubernetes.render:
+    source_dir: app
+    branch: main
+    tasks: [application]
+    variables:
+      CLUSTER: production
+    secret_variables:
+      DATABASE_PASSWORD: "{{ vault_database_password }}"
+"""
+
+RETURN = r"""
+environments:
+  description: One entry per rendered deploy task, in pipeline order.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    task:
+      description: Identifier of the deploy task.
+      type: str
+      sample: application
+    cluster:
+      description: The task's C(cluster) value, variables substituted.
+      type: str
+      sample: production
+    namespace:
+      description: Name of the environment (namespace).
+      type: str
+      sample: laravel-demo-feature-login
+    filter:
+      description: The task's filter expression, if it has one (not evaluated by this module).
+      type: str
+      sample: tasks.infrastructure.services.database.created
+    services:
+      description: Component identifiers of the task's services.
+      type: list
+      elements: str
+      sample: [web, redis]
+    file:
+      description: Path of the written file, or null without I(output_dir).
+      type: str
+      sample: /tmp/manifests/laravel-demo-feature-login/application.yml
+    objects:
+      description: The manifests, Secret values masked.
+      type: list
+      elements: dict
+files:
+  description: Paths of the files that were (or in check mode would be) written or changed.
+  returned: success
+  type: list
+  elements: str
+  sample: [/tmp/manifests/laravel-demo-feature-login/application.yml]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import render
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
+    SOURCE_ARGSPEC,
+    load_from_params,
+    secret_values,
+)
+
+
+def main():
+    argument_spec = dict(SOURCE_ARGSPEC)
+    argument_spec.update(
+        tasks=dict(type="list", elements="str"),
+        output_dir=dict(type="path"),
+        include_secrets=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module.no_log_values.update(secret_values(module.params))
+
+    try:
+        project = load_from_params(module.params)
+        rendered = render.render_tasks(project, module.params["tasks"])
+    except ContinuousPipeError as error:
+        module.fail_json(msg=str(error))
+
+    output_dir = module.params["output_dir"]
+    include_secrets = module.params["include_secrets"]
+    environments, files, diffs = [], [], []
+    for item in rendered:
+        path = render.task_file(output_dir, item) if output_dir else None
+        if path:
+            content = render.file_content(item, include_secrets)
+            before = render.read_text(path)
+            if before != content:
+                files.append(path)
+                shown = content if not include_secrets else render.file_content(item, False)
+                diffs.append(dict(before_header=path, after_header=path,
+                                  before=before if not include_secrets else "", after=shown))
+                if not module.check_mode:
+                    render.write_text(path, content, 0o600 if include_secrets else 0o644)
+        environments.append(item.summary(path))
+
+    result = dict(changed=bool(files), environments=environments, files=files)
+    if module._diff:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
