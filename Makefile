@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 COLLECTIONS_ROOT := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS_ROOT)/ansible_collections/continuouspipe/kubernetes
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_ROOT)
-export PATH := $(VENV)/bin:$(PATH)
+export PATH := $(VENV)/bin:/usr/local/go/bin:$(PATH)
 NAME ?= local
 PYTEST_ARGS ?=
 
