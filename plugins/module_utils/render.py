@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render deploy tasks to manifest files: load → translate, then write one file per deploy task.
 
 Layout: ``<output_dir>/<namespace>/<task identifier>.yml``, one multi-document YAML file per deploy

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Module options that say which project and commit to work from (doc fragment ``source``).
 
 Shared by the render, deploy and run modules: option spec, and the translation of the options into

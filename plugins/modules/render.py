@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -16,7 +16,7 @@ description:
     deploy task, at C(<output_dir>/<namespace>/<task>.yml), objects in apply order.
   - Bad input fails before anything is written, with the file and key path of the offending value.
 author:
-  - ContinuousPipe for Ansible maintainers
+  - ContinuousPipe for Ansible maintainers (@continuouspipe)
 extends_documentation_fragment:
   - continuouspipe.kubernetes.source
 options:
@@ -47,6 +47,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Runs on the control node or wherever the task is delegated.
 requirements:
   - PyYAML
 notes:
