@@ -8,12 +8,13 @@ task (several tasks may share one environment), objects in apply order.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import (
     dump_all,
@@ -21,6 +22,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifest
 )
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
     TranslateOptions,
+    environment_name,
     translate_environment,
 )
 
@@ -59,10 +61,22 @@ def select_deploy_tasks(project: model.Project, names=None) -> List[model.Deploy
     return tasks
 
 
+def pending_tasks_context(project: model.Project) -> dict:
+    """``tasks.<id>`` as it reads before anything ran: every deploy task pending (all flags false)."""
+    return {task.identifier: expressions.deploy_task_context(None)
+            for pipeline in project.pipelines for task in pipeline.tasks}
+
+
 def render_tasks(project: model.Project, names=None, options: Optional[TranslateOptions] = None) -> List[RenderedTask]:
+    """Translate the selected deploy tasks, as a first run would see them (no task has run yet)."""
     rendered = []
+    tasks_context = pending_tasks_context(project)
     for task in select_deploy_tasks(project, names):
-        environment = translate_environment(task, project.release, options)
+        task_options = options or TranslateOptions()
+        if task_options.namespace is None:
+            task_options = dataclasses.replace(
+                task_options, namespace=environment_name(task, project.release, tasks_context))
+        environment = translate_environment(task, project.release, task_options)
         rendered.append(RenderedTask(task, environment.namespace, environment.manifests(), task.filter))
     return rendered
 

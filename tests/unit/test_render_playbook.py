@@ -78,6 +78,11 @@ def test_render_playbook_renders_demo(source_dir, branch, tmp_path):
     assert proc.returncode == 0, output[-4000:]
 
     files = sorted(str(p) for p in out.rglob("*.yml"))
+    with open(os.path.join(source_dir, "continuous-pipe.yml"), encoding="utf-8") as handle:
+        has_deploy_task = "deploy:" in handle.read()
+    if not has_deploy_task:  # e.g. kube-status: a build-only pipeline renders nothing, successfully
+        assert not files
+        return
     assert files, "no manifest written:\n" + output[-2000:]
     kinds = set()
     for path in files:
