@@ -37,3 +37,9 @@ if AnsibleCollectionConfig.collection_finder is None:
 
 if COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, COLLECTIONS_ROOT)
+
+# Real local control planes for every test below tests/ (see tests/cluster/fixtures.py).
+sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
+from fixtures import cluster, clusters, kube_namespace  # noqa: E402  pylint: disable=wrong-import-position
+
+__all__ = ["cluster", "clusters", "kube_namespace"]
