@@ -86,4 +86,19 @@ options:
         C(docker-compose.yml) or a C(build) task would give.
     type: dict
     default: {}
+  changed_files:
+    description:
+      - Files changed by the commit, relative to I(source_dir), for the C(has_changes_for_files())
+        function of pipeline conditions and task filters. Without it, an expression calling that
+        function fails with a clear error.
+    type: list
+    elements: str
+  duplicate_keys:
+    description:
+      - What to do with a key repeated in the same YAML mapping.
+      - C(first) keeps the first one and warns, as ContinuousPipe (Symfony YAML 3.4) did.
+      - C(error) refuses the file.
+    type: str
+    choices: [first, error]
+    default: first
 """

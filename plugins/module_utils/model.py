@@ -301,6 +301,7 @@ class Project:
     release: Release
     pipelines: Tuple[Pipeline, ...] = ()
     files: Tuple[str, ...] = ()
+    warnings: Tuple[str, ...] = ()
 
     @property
     def deploy_tasks(self) -> Tuple[DeployTask, ...]:

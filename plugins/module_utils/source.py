@@ -35,6 +35,8 @@ SOURCE_ARGSPEC = dict(
     secret_variables=dict(type="dict", default={}, no_log=True),
     undefined_variables=dict(type="str", choices=["error", "keep"], default="error"),
     images=dict(type="dict", default={}),
+    changed_files=dict(type="list", elements="str"),
+    duplicate_keys=dict(type="str", choices=["first", "error"], default="first"),
 )
 
 # Name-based UUIDs for projects that never had a ContinuousPipe flow.
@@ -69,6 +71,8 @@ def load_options_from_params(params: dict) -> LoadOptions:
         secret_variables=dict(params.get("secret_variables") or {}),
         undefined_variables=params.get("undefined_variables") or "error",
         images=dict(params.get("images") or {}),
+        changed_files=params.get("changed_files"),
+        duplicate_keys=params.get("duplicate_keys") or "first",
     )
 
 

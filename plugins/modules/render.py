@@ -151,6 +151,8 @@ def main():
         rendered = render.render_tasks(project, module.params["tasks"])
     except ContinuousPipeError as error:
         module.fail_json(msg=str(error))
+    for warning in project.warnings:
+        module.warn(warning)
 
     output_dir = module.params["output_dir"]
     include_secrets = module.params["include_secrets"]
