@@ -41,6 +41,7 @@ variables exposed with ``as_environment_variable``.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -134,8 +135,11 @@ class _Builder:
             built_task = self.task(path + ("tasks", task_key), task_key, task)
             if built_task is not None:
                 built.append(built_task)
-        return model.Pipeline(name=php_string(pipeline.get("name")), tasks=tuple(built),
-                              variables=self.variables(path))
+        variables = self.variables(path)
+        exposed = [variable for variable in variables if variable.as_environment_variable]
+        return model.Pipeline(name=php_string(pipeline.get("name")),
+                              tasks=tuple(expose_variables(task, exposed) for task in built),
+                              variables=variables)
 
     def variables(self, path: Path) -> Tuple[model.Variable, ...]:
         """The pipeline's variables whose condition holds (values substituted like the configuration)."""
@@ -557,6 +561,35 @@ def _unique(errors: List[DefinitionError]) -> List[DefinitionError]:
             seen.add(key)
             out.append(error)
     return out
+
+
+def _with_exposed(environment, component: str, exposed) -> tuple:
+    """``environment`` plus the exposed variables meant for ``component`` it does not define itself."""
+    names = {variable.name for variable in environment}
+    added = []
+    for variable in exposed:
+        targets = variable.as_environment_variable
+        if variable.name in names or not ("*" in targets or component in targets):
+            continue
+        names.add(variable.name)
+        added.append(model.EnvVar(name=variable.name, value=variable.value, secret=variable.secret))
+    return tuple(environment) + tuple(added)
+
+
+def expose_variables(task: model.Task, exposed) -> model.Task:
+    """Variables with ``as_environment_variable`` become env vars of the deploy services (all, or the
+    named components) and of run tasks, unless the service sets the same name itself (§6.3)."""
+    if not exposed:
+        return task
+    if isinstance(task, model.DeployTask):
+        services = tuple(dataclasses.replace(service, environment=_with_exposed(service.environment,
+                                                                                 service.identifier, exposed))
+                         for service in task.services)
+        return dataclasses.replace(task, services=services)
+    if isinstance(task, model.RunTask):
+        component = naming.run_pod_name(task.identifier)
+        return dataclasses.replace(task, environment=_with_exposed(task.environment, component, exposed))
+    return task
 
 
 def build_project(context: BuildContext, selected: Sequence[Tuple[Any, Dict[str, Any]]],
