@@ -13,7 +13,7 @@ print(get_venv_packages(P())["pip"])
 PY
 )
 mkdir -p ~/.ansible/test/cache
-cp tests/sanity/get_pip_standin.py ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp tests/sanity/get_pip_standin.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cp-sanity.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import copy
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core; only dump_all needs it
+    yaml = None
 
 MASK = "********"
 
@@ -39,16 +42,15 @@ def masked_all(objects) -> list:
     return [masked(obj) for obj in objects]
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block-style YAML with multi-line strings as literal blocks."""
+if yaml is not None:
+    class _Dumper(yaml.SafeDumper):
+        """Block-style YAML with multi-line strings as literal blocks."""
 
+    def _str_representer(dumper, data):
+        style = "|" if "\n" in data else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
-def _str_representer(dumper, data):
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str_representer)
+    _Dumper.add_representer(str, _str_representer)
 
 
 def dump_all(objects) -> str:

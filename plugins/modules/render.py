@@ -125,10 +125,11 @@ files:
   sample: [/tmp/manifests/laravel-demo-feature-login/application.yml]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import render
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import HAS_YAML
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
     load_from_params,
@@ -144,6 +145,8 @@ def main():
         include_secrets=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
     module.no_log_values.update(secret_values(module.params))
 
     try:

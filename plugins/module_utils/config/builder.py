@@ -582,9 +582,9 @@ def expose_variables(task: model.Task, exposed) -> model.Task:
     if not exposed:
         return task
     if isinstance(task, model.DeployTask):
-        services = tuple(dataclasses.replace(service, environment=_with_exposed(service.environment,
-                                                                                 service.identifier, exposed))
-                         for service in task.services)
+        services = tuple(
+            dataclasses.replace(service, environment=_with_exposed(service.environment, service.identifier, exposed))
+            for service in task.services)
         return dataclasses.replace(task, services=services)
     if isinstance(task, model.RunTask):
         component = naming.run_pod_name(task.identifier)
