@@ -15,6 +15,7 @@ collection writes, then from API discovery (cached per client) for anything else
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -167,7 +168,36 @@ def build_configuration(settings: dict):
     return configuration
 
 
+class _LogCapture(logging.Handler):
+    """Collects what the kubeconfig loader logs: a failing exec plugin is only logged, not raised."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.messages = []
+
+    def emit(self, record):
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # pragma: no cover - a broken log record must not break loading
+            pass
+
+
 def _load_kubeconfig(configuration, settings: dict) -> None:
+    capture = _LogCapture()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    try:
+        _load_kubeconfig_file(configuration, settings)
+    finally:
+        root.removeHandler(capture)
+    has_credentials = configuration.api_key or configuration.cert_file or configuration.username
+    if capture.messages and not has_credentials:
+        # e.g. an exec credential plugin (aws eks get-token, gke-gcloud-auth-plugin) that failed: the
+        # client would go on without credentials and get a puzzling 401/403 as system:anonymous
+        raise ClusterError("cannot get the credentials of the kubeconfig user: %s" % "; ".join(capture.messages))
+
+
+def _load_kubeconfig_file(configuration, settings: dict) -> None:
     kubeconfig = settings.get("kubeconfig")
     context = settings.get("context")
     if isinstance(kubeconfig, dict):
@@ -267,21 +297,35 @@ class Cluster:
     # -- raw requests ------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, query=None, body=None, content_type: str = "application/json",
-                timeout: float = 60.0):
-        """Send one request; return the decoded JSON body (or None). Raises ClusterError."""
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+                timeout: float = 60.0, raw: bool = False):
+        """Send one request; return the decoded JSON body (or None). Raises ClusterError.
+
+        With ``raw``, the body as bytes (pod logs are text, not JSON).
+        """
+        headers = {"Accept": "*/*" if raw else "application/json", "Content-Type": content_type}
+        if self.configuration.username and not self.configuration.api_key:
+            # kubernetes >= 35 no longer sends basic auth from the configuration by itself
+            headers["Authorization"] = self.configuration.get_basic_auth_token()
         query_params = [(key, value) for key, value in (query or {}).items() if value is not None]
+        if isinstance(body, (str, bytes)) and _is_json(content_type):
+            # the REST layer serialises JSON bodies itself: give it the object, not its text
+            body = json.loads(body)
         try:
-            response = self.api.call_api(
-                path, method, query_params=query_params, header_params=headers, body=body,
-                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-                _request_timeout=timeout)
+            method_, url, header_params, body_, post_params = self.api.param_serialize(
+                method, path, query_params=query_params, header_params=headers, body=body,
+                auth_settings=["BearerToken"])
+            response = self.api.call_api(method_, url, header_params=header_params, body=body_,
+                                         post_params=post_params, _request_timeout=timeout)
+            data = response.read()
+            if not 200 <= response.status <= 299:
+                raise ApiException(http_resp=response)
         except ApiException as error:
             raise api_error(error, method, path)
         except (Urllib3HTTPError, OSError) as error:
             raise ClusterError("cannot reach the API server of %s (%s %s): %s" % (self.name, method, path, error),
                                status=0)
-        data = response.data
+        if raw:
+            return data or b""
         return json.loads(data) if data else None
 
     # -- resources ---------------------------------------------------------------------------------
@@ -350,9 +394,12 @@ class Cluster:
         """Delete an object; False if it was already gone."""
         resource, name, namespace = self._locate(obj_or_resource, name, namespace)
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if dry_run:
+            # With a DeleteOptions body the API server ignores the query parameters: a ?dryRun=All
+            # next to a body deletes for real. The dry run must be in the body.
+            body["dryRun"] = ["All"]
         try:
-            self.request("DELETE", resource.path(name, namespace), body=json.dumps(body),
-                         query={"dryRun": "All" if dry_run else None})
+            self.request("DELETE", resource.path(name, namespace), body=body)
         except ClusterError as error:
             if error.status == 404:
                 return False
@@ -364,6 +411,12 @@ class Cluster:
             return obj_or_resource, name, namespace
         meta = obj_or_resource.get("metadata") or {}
         return self.resource_for(obj_or_resource), meta.get("name"), meta.get("namespace")
+
+
+def _is_json(content_type: str) -> bool:
+    """``application/json`` and its ``+json`` variants (merge and strategic-merge patches)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def api_error(error, method: str, path: str) -> ClusterError:
@@ -379,8 +432,10 @@ def api_error(error, method: str, path: str) -> ClusterError:
             reason = decoded.get("reason") or reason
         except (ValueError, TypeError, AttributeError):
             message = str(body)[:500]
-    return ClusterError("%s %s: %s (HTTP %s %s)" % (method, path, message, status, reason), status=status,
-                        reason=reason)
+    text = "%s %s: %s (HTTP %s %s)" % (method, path, message, status, reason)
+    if status == 401:
+        text += ": the API server rejected the credentials (token, client certificate or exec plugin output)"
+    return ClusterError(text, status=status, reason=reason)
 
 
 def connect(params: dict, environ=None, name: str = "") -> Cluster:

@@ -1,0 +1,819 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Environments: the namespaces deploy tasks deploy into (behaviour note §9.1, §10.7).
+
+* :func:`ensure_present` creates a namespace with ContinuousPipe's labels
+  (``continuous-pipe-environment``, ``created-by: continuous-pipe``, ``flow``) and ours
+  (``app.kubernetes.io/managed-by``, ``continuouspipe.io/environment``). An existing namespace is
+  reused; labels it lacks are added with a merge patch (never removed, ContinuousPipe's own labels
+  never changed), so a second run sends no request but the GET.
+* :func:`delete` deletes a namespace this collection or ContinuousPipe manages and waits until it
+  is gone. Already terminating (HTTP 409, or ``deletionTimestamp`` set) and already gone (HTTP 404)
+  are not errors. A namespace without those labels is refused unless forced; the system
+  namespaces always are.
+* :func:`describe` is what ``environment_info`` returns for one namespace: its services
+  (workloads and their readiness), endpoints (addresses, hosts, internal DNS names), release
+  history, and the drift between live objects and each task's current release.
+
+Secret values never leave this module: Secrets are compared, not returned.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan, release
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
+    ClusterError,
+    ContinuousPipeError,
+    DefinitionError,
+)
+
+MANAGER = plan.MANAGED_BY
+MANAGED_BY_LABEL = plan.MANAGED_BY_LABEL
+ENVIRONMENT_LABEL = "continuouspipe.io/environment"
+TASK_LABEL = plan.TASK_LABEL
+SERVICE_LABEL = plan.SERVICE_LABEL
+COMPONENT_LABEL = naming.COMPONENT_LABEL
+# ContinuousPipe's namespace labels (§8.2): set when it created the namespace, never changed.
+CP_ENVIRONMENT_LABEL = naming.ENVIRONMENT_LABEL
+CP_CREATED_BY_LABEL = naming.CREATED_BY_LABEL
+CP_CREATED_BY = naming.CREATED_BY_VALUE
+CP_FLOW_LABEL = naming.FLOW_LABEL
+CP_LABELS = (CP_ENVIRONMENT_LABEL, CP_CREATED_BY_LABEL, CP_FLOW_LABEL)
+MANAGED_BY_CONTINUOUSPIPE = "continuouspipe"
+# The API server refuses to delete some of these; none of them is ever an environment.
+PROTECTED_NAMESPACES = frozenset(("default", "kube-system", "kube-public", "kube-node-lease"))
+
+
+def _meta(obj: Optional[dict]) -> dict:
+    return (obj or {}).get("metadata") or {}
+
+
+def _labels(obj: Optional[dict]) -> Dict[str, str]:
+    return dict(_meta(obj).get("labels") or {})
+
+
+def _namespace_resource(cluster):
+    return cluster.resource("v1", "Namespace")
+
+
+# --------------------------------------------------------------------------------------------------
+# labels and ownership
+
+
+def project_environment_name(project: model.Project, task: Optional[str] = None) -> str:
+    """The environment of a task of the project, named the way deploy names it (§8.1).
+
+    Without ``task``: the environment every deploy task shares (the default ``<flow>-<branch>``
+    when there is no deploy task); an error when they deploy to different environments.
+    """
+    from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
+        environment_name,
+    )
+
+    candidates = [t for pipeline in project.pipelines for t in pipeline.tasks
+                  if isinstance(t, (model.DeployTask, model.RunTask))]
+    if task:
+        for candidate in candidates:
+            if candidate.identifier == task:
+                return environment_name(candidate, project.release)
+        raise DefinitionError(
+            "no deploy or run task %r in the pipelines for branch %r (they have: %s)" % (
+                task, project.release.branch, ", ".join(sorted({t.identifier for t in candidates})) or "none"),
+            path=("tasks",))
+    names = {}
+    for candidate in candidates:
+        if isinstance(candidate, model.DeployTask):
+            names.setdefault(environment_name(candidate, project.release), []).append(candidate.identifier)
+    if not names:
+        return naming.environment_name(project.release.flow_uuid, project.release.branch)
+    if len(names) > 1:
+        raise DefinitionError(
+            "the deploy tasks deploy to several environments (%s): name the task" % "; ".join(
+                "%s: %s" % (name, ", ".join(tasks)) for name, tasks in sorted(names.items())), path=("tasks",))
+    return next(iter(names))
+
+
+def namespace_labels(name: str, flow_uuid: Optional[str] = None) -> Dict[str, str]:
+    """The labels of an environment: ContinuousPipe's (``flow`` only when the flow is known) + ours."""
+    if flow_uuid:
+        labels = naming.environment_labels(name, flow_uuid)
+    else:
+        labels = {CP_ENVIRONMENT_LABEL: naming.check_label_value(name, "label %s" % CP_ENVIRONMENT_LABEL),
+                  CP_CREATED_BY_LABEL: CP_CREATED_BY}
+    labels[MANAGED_BY_LABEL] = MANAGER
+    labels[ENVIRONMENT_LABEL] = name
+    return labels
+
+
+def manager_of(namespace: Optional[dict]) -> Optional[str]:
+    """``continuouspipe.kubernetes``, ``continuouspipe`` (created by ContinuousPipe) or None."""
+    labels = _labels(namespace)
+    if labels.get(MANAGED_BY_LABEL) == MANAGER:
+        return MANAGER
+    if labels.get(CP_CREATED_BY_LABEL) == CP_CREATED_BY or CP_ENVIRONMENT_LABEL in labels:
+        return MANAGED_BY_CONTINUOUSPIPE
+    return None
+
+
+def is_terminating(namespace: Optional[dict]) -> bool:
+    return bool(_meta(namespace).get("deletionTimestamp")) or (
+        ((namespace or {}).get("status") or {}).get("phase") == "Terminating")
+
+
+def namespace_summary(namespace: Optional[dict]) -> dict:
+    """What a module returns about a namespace (no secrets in there)."""
+    if not namespace:
+        return {}
+    meta = _meta(namespace)
+    return {
+        "name": meta.get("name"),
+        "labels": dict(meta.get("labels") or {}),
+        "phase": ((namespace.get("status") or {}).get("phase")) or "Active",
+        "created": meta.get("creationTimestamp"),
+        "managed_by": manager_of(namespace),
+        "uid": meta.get("uid"),
+    }
+
+
+def _diff_view(namespace: Optional[dict]) -> dict:
+    if not namespace:
+        return {}
+    meta = _meta(namespace)
+    return {"name": meta.get("name"), "labels": dict(sorted((meta.get("labels") or {}).items()))}
+
+
+@dataclass
+class Outcome:
+    """What happened to a namespace: ``action`` is created, updated, unchanged, deleted,
+    terminating (someone else's deletion was in progress) or absent."""
+
+    name: str
+    action: str
+    changed: bool
+    before: Optional[dict] = None
+    after: Optional[dict] = None
+    waited: float = 0.0
+    warnings: List[str] = field(default_factory=list)
+
+    def diff(self) -> dict:
+        return {"before": _diff_view(self.before), "after": _diff_view(self.after),
+                "before_header": "namespace %s" % self.name, "after_header": "namespace %s" % self.name}
+
+
+# --------------------------------------------------------------------------------------------------
+# state: present
+
+
+def ensure_present(cluster, name: str, labels: Dict[str, str], check_mode: bool = False, force: bool = False,
+                   wait: bool = True, wait_timeout: float = 300) -> Outcome:
+    """Create the namespace, or add the labels it lacks.
+
+    A namespace being deleted is waited for (with ``wait``) and created again. A namespace labelled
+    as managed by another tool (``app.kubernetes.io/managed-by``) is not taken over unless ``force``.
+    """
+    resource = _namespace_resource(cluster)
+    live = cluster.get(resource, name)
+    waited = 0.0
+    if live is not None and is_terminating(live):
+        if not wait:
+            raise ClusterError("namespace %s is being deleted; it cannot be used until the deletion is over "
+                               "(set wait: true to wait for it and create it again)" % name, status=409)
+        if check_mode:
+            # a dry-run create would only meet the namespace still there
+            return Outcome(name, "created", True, None, {"metadata": {"name": name, "labels": dict(labels)}})
+        waited = wait_until_gone(cluster, name, wait_timeout)
+        live = None
+    dry_run = "All" if check_mode else None
+    if live is None:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels)}}
+        try:
+            created = cluster.request("POST", resource.collection_path(),
+                                      query={"fieldManager": plan.FIELD_MANAGER, "dryRun": dry_run}, body=body)
+        except ClusterError as error:
+            if error.status != 409 or check_mode:
+                raise
+            # created by someone else between our GET and POST: fall through to the label check
+            live = cluster.get(resource, name)
+            if live is None:
+                raise
+        else:
+            return Outcome(name, "created", True, None, created, waited)
+
+    warnings = []
+    current = _labels(live)
+    owner = current.get(MANAGED_BY_LABEL)
+    if owner not in (None, "", MANAGER) and not force:
+        raise ContinuousPipeError(
+            "namespace %s is managed by %r (label %s); set force: true to manage it with this collection"
+            % (name, owner, MANAGED_BY_LABEL))
+    patch = {}
+    for key, value in labels.items():
+        have = current.get(key)
+        if have == value:
+            continue
+        if key in CP_LABELS and have is not None:
+            warnings.append("namespace %s keeps its label %s=%s (this task would set %s): ContinuousPipe's labels "
+                            "are never changed" % (name, key, have, value))
+            continue
+        patch[key] = value
+    if not patch:
+        return Outcome(name, "unchanged", False, live, live, waited, warnings)
+    updated = cluster.request("PATCH", resource.path(name), query={"fieldManager": plan.FIELD_MANAGER, "dryRun": dry_run},
+                              body={"metadata": {"labels": patch}}, content_type="application/merge-patch+json")
+    return Outcome(name, "updated", True, live, updated, waited, warnings)
+
+
+# --------------------------------------------------------------------------------------------------
+# state: absent
+
+
+def check_deletable(namespace: dict, force: bool) -> None:
+    """Raise unless the namespace is an environment (or ``force``); system namespaces never are."""
+    name = _meta(namespace).get("name")
+    if name in PROTECTED_NAMESPACES:
+        raise ContinuousPipeError("namespace %s is a system namespace; it is never deleted" % name)
+    if force or manager_of(namespace):
+        return
+    labels = _labels(namespace)
+    shown = ", ".join("%s=%s" % item for item in sorted(labels.items())) or "none"
+    raise ContinuousPipeError(
+        "refusing to delete namespace %s: it is not labelled as an environment of this collection (%s=%s) "
+        "or of ContinuousPipe (%s=%s); its labels: %s. Set force: true to delete it anyway"
+        % (name, MANAGED_BY_LABEL, MANAGER, CP_CREATED_BY_LABEL, CP_CREATED_BY, shown))
+
+
+def delete(cluster, name: str, force: bool = False, check_mode: bool = False, wait: bool = True,
+           wait_timeout: float = 300) -> Outcome:
+    """Delete the namespace (and everything in it), then wait until it is gone."""
+    if name in PROTECTED_NAMESPACES:
+        raise ContinuousPipeError("namespace %s is a system namespace; it is never deleted" % name)
+    resource = _namespace_resource(cluster)
+    live = cluster.get(resource, name)
+    if live is None:
+        return Outcome(name, "absent", False)
+    check_deletable(live, force)
+    action, changed = "deleted", True
+    if is_terminating(live):
+        action, changed = "terminating", False
+    else:
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        uid = _meta(live).get("uid")
+        if uid:
+            # never delete a namespace of the same name created after our GET
+            body["preconditions"] = {"uid": uid}
+        if check_mode:
+            # in the body: with a DeleteOptions body the API server ignores ?dryRun=All
+            body["dryRun"] = ["All"]
+        try:
+            cluster.request("DELETE", resource.path(name), body=body)
+        except ClusterError as error:
+            if error.status == 404:
+                return Outcome(name, "absent", False, live, None)
+            if error.status != 409:
+                raise
+            current = cluster.get(resource, name)
+            if current is None:
+                return Outcome(name, "absent", False, live, None)
+            if not is_terminating(current):
+                raise
+            action, changed = "terminating", False
+    waited = 0.0
+    if wait and not check_mode:
+        waited = wait_until_gone(cluster, name, wait_timeout)
+    return Outcome(name, action, changed, live, None, waited)
+
+
+def wait_until_gone(cluster, name: str, timeout: float) -> float:
+    """Poll until the namespace no longer exists; returns the seconds waited.
+
+    On timeout the error names what keeps it (the namespace controller's conditions: remaining
+    content, finalizers, discovery failures).
+    """
+    resource = _namespace_resource(cluster)
+    start = time.monotonic()
+    delay = 0.2
+    while True:
+        live = cluster.get(resource, name)
+        if live is None:
+            return round(time.monotonic() - start, 3)
+        elapsed = time.monotonic() - start
+        if elapsed >= timeout:
+            raise ClusterError("namespace %s was still being deleted after %ds: %s"
+                               % (name, int(timeout), _deletion_blockers(live)), status=0)
+        time.sleep(min(delay, max(0.05, timeout - elapsed)))
+        delay = min(delay * 1.5, 2.0)
+
+
+def _deletion_blockers(namespace: dict) -> str:
+    reasons = []
+    for condition in (namespace.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("message"):
+            reasons.append("%s: %s" % (condition.get("type"), condition["message"]))
+    finalizers = (namespace.get("spec") or {}).get("finalizers") or []
+    if finalizers and not reasons:
+        reasons.append("finalizers %s" % ", ".join(finalizers))
+    return "; ".join(reasons) or "no reason reported by the namespace controller"
+
+
+# --------------------------------------------------------------------------------------------------
+# listing
+
+
+def list_environments(cluster, label_selectors=(), flow_uuid: Optional[str] = None) -> List[dict]:
+    """Namespaces managed by this collection or created by ContinuousPipe, sorted by name.
+
+    ``label_selectors`` (``key=value``, ``key!=value``, ``key``, ``!key``…) narrow the list, as
+    ``flow_uuid`` does (label ``flow``).
+    """
+    extra = [selector.strip() for selector in label_selectors or () if selector and selector.strip()]
+    if flow_uuid:
+        extra.append("%s=%s" % (CP_FLOW_LABEL, flow_uuid))
+    resource = _namespace_resource(cluster)
+    found: Dict[str, dict] = {}
+    for base in ("%s=%s" % (MANAGED_BY_LABEL, MANAGER), "%s=%s" % (CP_CREATED_BY_LABEL, CP_CREATED_BY)):
+        for item in cluster.list(resource, label_selector=",".join([base] + extra)):
+            found[_meta(item).get("name")] = item
+    return [found[name] for name in sorted(found)]
+
+
+# --------------------------------------------------------------------------------------------------
+# describe: services
+
+
+def _owned_by_controller(obj: dict) -> bool:
+    return any(ref.get("controller") for ref in _meta(obj).get("ownerReferences") or [])
+
+
+def _component(obj: dict) -> Optional[str]:
+    labels = _labels(obj)
+    return labels.get(SERVICE_LABEL) or labels.get(COMPONENT_LABEL)
+
+
+def _condition(obj: dict, kind: str) -> Optional[dict]:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind:
+            return condition
+    return None
+
+
+def _matches(selector: Optional[dict], labels: Dict[str, str]) -> bool:
+    """``matchLabels`` (and the simple ``matchExpressions``) of a label selector."""
+    if not selector:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _pod_problems(pods: List[dict]) -> List[str]:
+    """Why containers are not running: CrashLoopBackOff, ImagePullBackOff, OOMKilled… (unique, sorted)."""
+    found = set()
+    for pod in pods:
+        status = pod.get("status") or {}
+        for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+            state = container.get("state") or {}
+            waiting = state.get("waiting") or {}
+            if waiting.get("reason") and waiting["reason"] not in ("ContainerCreating", "PodInitializing"):
+                found.add(waiting["reason"])
+            terminated = state.get("terminated") or {}
+            if terminated.get("reason") and terminated.get("exitCode", 0) != 0:
+                found.add(terminated["reason"])
+        scheduled = _condition(pod, "PodScheduled")
+        if scheduled and scheduled.get("status") == "False" and scheduled.get("reason"):
+            found.add(scheduled["reason"])
+    return sorted(found)
+
+
+def _images(pod_spec: dict) -> List[str]:
+    return [container.get("image") for container in (pod_spec or {}).get("containers") or []]
+
+
+def _deployment_service(deployment: dict, pods: List[dict]) -> dict:
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    meta = _meta(deployment)
+    desired = spec.get("replicas", 1)
+    ready = status.get("readyReplicas", 0) or 0
+    available = status.get("availableReplicas", 0) or 0
+    updated = status.get("updatedReplicas", 0) or 0
+    current = (status.get("observedGeneration") or 0) >= (meta.get("generation") or 0)
+    progressing = _condition(deployment, "Progressing") or {}
+    own_pods = [pod for pod in pods if _matches(spec.get("selector"), _labels(pod)) and not _meta(pod).get("deletionTimestamp")]
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        state = "failed"
+    elif desired == 0:
+        state = "scaled-down"
+    elif current and updated >= desired and available >= desired and (status.get("replicas") or 0) <= desired:
+        state = "ready"
+    elif available > 0:
+        state = "progressing"
+    else:
+        state = "unavailable"
+    return {
+        "name": _component(deployment) or meta.get("name"),
+        "kind": "Deployment",
+        "object": meta.get("name"),
+        "task": _labels(deployment).get(TASK_LABEL),
+        "images": _images((spec.get("template") or {}).get("spec")),
+        "desired": desired,
+        "ready": ready,
+        "available": available,
+        "updated": updated,
+        "state": state,
+        "is_ready": state in ("ready", "scaled-down"),
+        "problems": _pod_problems(own_pods),
+    }
+
+
+def _statefulset_service(statefulset: dict, pods: List[dict]) -> dict:
+    spec = statefulset.get("spec") or {}
+    status = statefulset.get("status") or {}
+    meta = _meta(statefulset)
+    desired = spec.get("replicas", 1)
+    ready = status.get("readyReplicas", 0) or 0
+    available = status.get("availableReplicas", ready) or 0
+    updated = status.get("updatedReplicas", 0) or 0
+    own_pods = [pod for pod in pods if _matches(spec.get("selector"), _labels(pod))]
+    state = "scaled-down" if desired == 0 else ("ready" if ready >= desired and available >= desired else
+                                                ("progressing" if ready else "unavailable"))
+    return {
+        "name": _component(statefulset) or meta.get("name"),
+        "kind": "StatefulSet",
+        "object": meta.get("name"),
+        "task": _labels(statefulset).get(TASK_LABEL),
+        "images": _images((spec.get("template") or {}).get("spec")),
+        "desired": desired,
+        "ready": ready,
+        "available": available,
+        "updated": updated,
+        "state": state,
+        "is_ready": state in ("ready", "scaled-down"),
+        "problems": _pod_problems(own_pods),
+    }
+
+
+def _pod_service(pod: dict) -> dict:
+    meta = _meta(pod)
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    ready_condition = _condition(pod, "Ready") or {}
+    ready = 1 if ready_condition.get("status") == "True" else 0
+    return {
+        "name": _component(pod) or meta.get("name"),
+        "kind": "Pod",
+        "object": meta.get("name"),
+        "task": _labels(pod).get(TASK_LABEL),
+        "images": _images(pod.get("spec")),
+        "desired": 1,
+        "ready": ready,
+        "available": ready,
+        "updated": 1,
+        "state": phase.lower() if not ready else "ready",
+        "is_ready": bool(ready),
+        "phase": phase,
+        "problems": _pod_problems([pod]),
+    }
+
+
+def services(cluster, namespace: str) -> List[dict]:
+    """One entry per workload of the environment: Deployments, StatefulSets and bare Pods."""
+    pods = cluster.list(cluster.resource("v1", "Pod"), namespace)
+    out = [_deployment_service(item, pods)
+           for item in cluster.list(cluster.resource("apps/v1", "Deployment"), namespace)]
+    out += [_statefulset_service(item, pods)
+            for item in cluster.list(cluster.resource("apps/v1", "StatefulSet"), namespace)]
+    out += [_pod_service(pod) for pod in pods if not _owned_by_controller(pod)]
+    return sorted(out, key=lambda entry: (entry["name"] or "", entry["kind"], entry["object"] or ""))
+
+
+# --------------------------------------------------------------------------------------------------
+# describe: endpoints
+
+
+def _lb_addresses(obj: dict) -> List[str]:
+    out = []
+    for entry in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+        address = entry.get("hostname") or entry.get("ip")
+        if address:
+            out.append(address)
+    return out
+
+
+def _service_endpoint(service: dict, namespace: str) -> dict:
+    meta = _meta(service)
+    spec = service.get("spec") or {}
+    service_type = spec.get("type") or "ClusterIP"
+    ports = []
+    for port in spec.get("ports") or []:
+        entry = {"name": port.get("name"), "port": port.get("port"), "protocol": port.get("protocol", "TCP"),
+                 "target_port": port.get("targetPort")}
+        if port.get("nodePort"):
+            entry["node_port"] = port["nodePort"]
+        ports.append(entry)
+    addresses = _lb_addresses(service) if service_type == "LoadBalancer" else []
+    addresses += list(spec.get("externalIPs") or [])
+    selector = spec.get("selector") or {}
+    return {
+        "name": meta.get("name"),
+        "kind": "Service",
+        "type": service_type,
+        "component": _labels(service).get(SERVICE_LABEL) or selector.get(COMPONENT_LABEL) or _labels(service).get(COMPONENT_LABEL),
+        "task": _labels(service).get(TASK_LABEL),
+        "public": service_type in ("LoadBalancer", "NodePort") or bool(spec.get("externalIPs")),
+        "addresses": addresses,
+        "hosts": [],
+        "internal_address": "%s.%s.svc.cluster.local" % (meta.get("name"), namespace),
+        "cluster_ip": spec.get("clusterIP"),
+        "ports": ports,
+        "ready": bool(addresses) if service_type == "LoadBalancer" else True,
+    }
+
+
+def _ingress_endpoint(ingress: dict) -> dict:
+    meta = _meta(ingress)
+    spec = ingress.get("spec") or {}
+    hosts = []
+    for rule in spec.get("rules") or []:
+        if rule.get("host") and rule["host"] not in hosts:
+            hosts.append(rule["host"])
+    tls_hosts = sorted({host for tls in spec.get("tls") or [] for host in tls.get("hosts") or []})
+    backends = []
+    for rule in spec.get("rules") or []:
+        for path in ((rule.get("http") or {}).get("paths")) or []:
+            service = ((path.get("backend") or {}).get("service")) or {}
+            if service.get("name") and service["name"] not in backends:
+                backends.append(service["name"])
+    addresses = _lb_addresses(ingress)
+    return {
+        "name": meta.get("name"),
+        "kind": "Ingress",
+        "type": "Ingress",
+        "component": _component(ingress),
+        "task": _labels(ingress).get(TASK_LABEL),
+        "public": True,
+        "addresses": addresses,
+        "hosts": hosts,
+        "tls_hosts": tls_hosts,
+        "class": spec.get("ingressClassName") or (meta.get("annotations") or {}).get("kubernetes.io/ingress.class"),
+        "backends": backends,
+        "internal_address": None,
+        "ports": [],
+        "ready": bool(addresses),
+    }
+
+
+def endpoints(cluster, namespace: str) -> List[dict]:
+    """Every Service (internal DNS name, load balancer addresses, node ports) and Ingress (hosts)."""
+    out = [_service_endpoint(item, namespace) for item in cluster.list(cluster.resource("v1", "Service"), namespace)]
+    out += [_ingress_endpoint(item)
+            for item in cluster.list(cluster.resource("networking.k8s.io/v1", "Ingress"), namespace)]
+    return sorted(out, key=lambda entry: (entry["kind"] != "Ingress", entry["name"] or ""))
+
+
+# --------------------------------------------------------------------------------------------------
+# describe: releases
+
+
+def _field(record, key, default=None):
+    if isinstance(record, dict):
+        return record.get(key, default)
+    return getattr(record, key, default)
+
+
+def release_summary(record) -> dict:
+    """A release without its objects (they hold Secret data)."""
+    if hasattr(record, "to_dict"):
+        return record.to_dict()
+    return {key: value for key, value in dict(record).items() if key not in ("objects", "summary")}
+
+
+def releases(cluster, namespace: str) -> list:
+    """Every release recorded in the namespace (all tasks), newest first, with their objects.
+
+    One LIST of the release Secrets, decoded by ``release.releases_in``.
+    """
+    selector = "%s=%s,%s" % (MANAGED_BY_LABEL, MANAGER, release.RELEASE_OF_LABEL)
+    secrets = cluster.list(cluster.resource("v1", "Secret"), namespace, label_selector=selector)
+    records = release.releases_in(secrets, None, with_objects=True)
+    return sorted(records, key=lambda r: (str(_field(r, "time") or ""), _field(r, "number") or 0), reverse=True)
+
+
+def current_releases(records: List[dict]) -> Dict[str, dict]:
+    """The release each task currently runs: its newest ``deployed`` release."""
+    out: Dict[str, dict] = {}
+    for record in records:  # newest first
+        task = _field(record, "task")
+        if task not in out and _field(record, "status") == release.DEPLOYED:
+            out[task] = record
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# describe: drift
+
+
+def _empty(value) -> bool:
+    """Values the API server omits (``omitempty``): absent live is the same as these."""
+    return value is None or value == "" or value == [] or value == {} or value is False or (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
+
+
+def _without_injected(live: dict) -> dict:
+    """A live Pod without the service account token volume and mounts admission adds."""
+    if live.get("kind") != "Pod":
+        return live
+    live = copy.deepcopy(live)
+    spec = live.get("spec") or {}
+    injected = {v.get("name") for v in spec.get("volumes") or [] if str(v.get("name", "")).startswith("kube-api-access-")}
+    if injected:
+        spec["volumes"] = [v for v in spec["volumes"] if v.get("name") not in injected]
+        for group in ("containers", "initContainers"):
+            for container in spec.get(group) or []:
+                if container.get("volumeMounts") is not None:
+                    container["volumeMounts"] = [m for m in container["volumeMounts"] if m.get("name") not in injected]
+    return live
+
+
+def _collect(desired, live, path, out: list, limit: int) -> None:
+    if len(out) >= limit:
+        return
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            out.append((path, desired, live))
+            return
+        for key, value in desired.items():
+            if key not in live:
+                if not _empty(value):
+                    out.append((path + (key,), value, None))
+                continue
+            _collect(value, live[key], path + (key,), out, limit)
+        return
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(desired) != len(live):
+            out.append((path, desired, live))
+            return
+        for index, (want, have) in enumerate(zip(desired, live)):
+            _collect(want, have, path + (index,), out, limit)
+        return
+    if plan.difference(desired, live, path) is not None:
+        out.append((path, desired, live))
+
+
+def _path_text(path) -> str:
+    out = ""
+    for part in path:
+        out += "[%d]" % part if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "."
+
+
+def _short(value, limit: int = 200):
+    text = json.dumps(value, sort_keys=True, default=str)
+    if len(text) <= limit:
+        return value
+    return text[:limit] + "…"
+
+
+IGNORED_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
+                    "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers")
+
+
+def compare(recorded: dict, live: dict, limit: int = 50) -> List[dict]:
+    """Where ``live`` no longer holds what the release recorded (subset comparison).
+
+    For a Secret only the key names are given (``data.PASSWORD``), never a value.
+    """
+    recorded = dict(recorded)
+    recorded.pop("status", None)
+    meta = dict(recorded.get("metadata") or {})
+    for key in IGNORED_METADATA:
+        meta.pop(key, None)
+    recorded["metadata"] = meta
+    secret = recorded.get("kind") == "Secret"
+    found = []
+    if secret:
+        recorded = plan.normalise_secret(recorded)
+        want, have = recorded.pop("data", None) or {}, live.get("data") or {}
+        for key in sorted(set(want) | set(have)):
+            if want.get(key) != have.get(key):
+                found.append((("data", key), None, None))
+    _collect(recorded, _without_injected(live), (), found, limit)
+    out = []
+    for path, expected, actual in found[:limit]:
+        entry = {"path": _path_text(path)}
+        if not secret:
+            entry["expected"] = _short(expected)
+            entry["actual"] = _short(actual)
+        out.append(entry)
+    return out
+
+
+def _key(obj: dict):
+    return obj.get("kind"), _meta(obj).get("name")
+
+
+def drift(cluster, namespace: str, current: Dict[str, dict], namespace_object: Optional[dict] = None) -> List[dict]:
+    """Objects changed by hand, missing, or extra, against each task's current release.
+
+    ``current`` maps task → release record (with its ``objects``). Live objects are read with one
+    LIST per kind. *Extra* objects carry the task's label but are not in its release.
+    """
+    kinds = list(plan.BASE_KINDS)
+    for record in current.values():
+        for obj in _field(record, "objects") or []:
+            pair = (obj.get("apiVersion"), obj.get("kind"))
+            if pair[1] != "Namespace" and pair not in kinds:
+                kinds.append(pair)
+    live: Dict[tuple, dict] = {}
+    listed = set()
+    for api_version, kind in kinds:
+        try:
+            resource = cluster.resource(api_version, kind)
+        except ClusterError as error:
+            if error.status == 404:
+                continue
+            raise
+        for item in cluster.list(resource, namespace):
+            item.setdefault("kind", kind)
+            live[_key(item)] = item
+        listed.add(kind)
+    if namespace_object is not None:
+        live[("Namespace", namespace)] = namespace_object
+
+    out = []
+    for task in sorted(current):
+        record = current[task]
+        number = _field(record, "number")
+        recorded_keys = set()
+        for obj in _field(record, "objects") or []:
+            key = _key(obj)
+            recorded_keys.add(key)
+            have = live.get(key)
+            entry = {"task": task, "release": number, "kind": key[0], "name": key[1]}
+            if have is None:
+                entry.update(state="missing", differences=[])
+                out.append(entry)
+                continue
+            differences = compare(obj, have)
+            if differences:
+                entry.update(state="changed", differences=differences)
+                out.append(entry)
+        label = plan.task_label_value(task)
+        for key in sorted(live, key=lambda k: (k[0] or "", k[1] or "")):
+            obj = live[key]
+            labels = _labels(obj)
+            if key in recorded_keys or key[0] not in listed or labels.get(TASK_LABEL) != label \
+                    or labels.get(MANAGED_BY_LABEL) != MANAGER or _owned_by_controller(obj):
+                continue
+            if obj.get("kind") == "Secret" and obj.get("type") == plan.RELEASE_SECRET_TYPE:
+                continue
+            out.append({"task": task, "release": number, "kind": key[0], "name": key[1], "state": "extra",
+                        "differences": []})
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# describe
+
+
+def describe(cluster, namespace_object: dict, include_drift: bool = True, include_history: bool = True,
+             history_limit: int = 0) -> dict:
+    """Everything ``environment_info`` says about one environment."""
+    summary = namespace_summary(namespace_object)
+    name = summary["name"]
+    summary["flow_uuid"] = summary["labels"].get(CP_FLOW_LABEL)
+    summary["services"] = services(cluster, name)
+    summary["endpoints"] = endpoints(cluster, name)
+    records = releases(cluster, name)
+    current = current_releases(records)
+    newest = None
+    for record in records:
+        if _field(record, "task") in current and current[_field(record, "task")] is record:
+            newest = record
+            break
+    summary["release"] = release_summary(newest) if newest is not None else None
+    summary["current_releases"] = [release_summary(current[task]) for task in sorted(current)]
+    if include_history:
+        history = [release_summary(record) for record in records]
+        summary["history"] = history[:history_limit] if history_limit else history
+    if include_drift:
+        summary["drift"] = drift(cluster, name, current, namespace_object)
+        summary["drifted"] = bool(summary["drift"])
+    return summary
