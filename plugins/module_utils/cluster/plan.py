@@ -1,0 +1,375 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Planning a deployment: what is live, what is desired, and what has to change.
+
+Every object this collection applies is *stamped* first:
+
+* label ``continuouspipe.io/task: <task>`` (the deploy task that owns it; the scope of pruning and of
+  the release history) and ``app.kubernetes.io/managed-by: continuouspipe.kubernetes``. The
+  Namespace is shared by every task deploying into it, so it carries the managed-by label only;
+* annotation ``continuouspipe.io/applied``: the sha256 of the canonical desired manifest (stamped,
+  without this annotation). For Secrets, ``data`` is left out of the hash: a hash of secret data in an
+  annotation would let anyone who can read the object test guesses of the value. Secret data is
+  compared to the live ``data`` exactly instead (``stringData`` is normalised to base64 ``data``).
+
+An object is **unchanged** — and gets no request at all — when (a) the live annotation equals the
+desired hash and (b) the desired manifest is a subset of the live object: dicts are subsets, lists
+have the same length and their items match in order, values the API server omits when empty
+(``""``, ``0``, ``false``, ``[]``, ``{}``) may be absent, resource quantities are compared by value
+(``0.5`` == ``500m``). (a) notices a change of the definition, (b) a change made by someone else
+(``kubectl edit``): both trigger an apply. What others *add* (labels, annotations, ``replicas`` set
+by ``kubectl scale`` or an autoscaler) is not a difference.
+
+The live state is read with one LIST per kind in the namespace, never one GET per object.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
+
+FIELD_MANAGER = "continuouspipe.kubernetes"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "continuouspipe.kubernetes"
+TASK_LABEL = "continuouspipe.io/task"
+SERVICE_LABEL = "continuouspipe.io/service"
+COMPONENT_LABEL = "component-identifier"
+APPLIED_ANNOTATION = "continuouspipe.io/applied"
+RELEASE_SECRET_TYPE = "continuouspipe.io/release"
+
+# Actions of a plan entry.
+CREATE = "create"
+UPDATE = "update"
+UNCHANGED = "unchanged"
+LOCKED = "locked"  # exists and its component is locked: never touched again
+DELETE = "delete"  # pruned
+
+# Apply order (behaviour note §10.1 plus dependencies): the lower, the earlier.
+KIND_ORDER = {
+    "Namespace": 0, "ServiceAccount": 1, "Secret": 1, "ConfigMap": 1, "PersistentVolumeClaim": 1,
+    "Role": 2, "RoleBinding": 2, "NetworkPolicy": 2, "Service": 3, "Ingress": 4,
+    "Deployment": 5, "StatefulSet": 5, "Pod": 6,
+}
+WORKLOAD_KINDS = ("Deployment", "Pod")
+# Kinds listed for pruning even when nothing desired has them (a removed service may have been the
+# only one with an Ingress).
+BASE_KINDS = (("v1", "Secret"), ("v1", "PersistentVolumeClaim"), ("v1", "Service"),
+              ("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("v1", "Pod"))
+
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+# --------------------------------------------------------------------------------------------------
+# identity and stamping
+
+
+def key_of(obj: dict) -> Tuple[str, str]:
+    """(kind, name): the identity of an object inside one environment."""
+    return obj.get("kind", ""), (obj.get("metadata") or {}).get("name", "")
+
+
+def ref(obj: dict) -> str:
+    return "%s/%s" % key_of(obj)
+
+
+def task_label_value(task: str) -> str:
+    """The task identifier as a valid label value (hash-suffixed when it had to be changed)."""
+    if len(task) <= 63 and _LABEL_VALUE.match(task):
+        return task
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", task).strip("-_.")[:54].strip("-_.")
+    return "%s-%s" % (cleaned or "task", hashlib.sha256(task.encode("utf-8")).hexdigest()[:8])
+
+
+def task_selector(task: str) -> str:
+    return "%s=%s,%s=%s" % (TASK_LABEL, task_label_value(task), MANAGED_BY_LABEL, MANAGED_BY)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def normalise_secret(obj: dict) -> dict:
+    """``stringData`` folded into base64 ``data`` (what the API server stores and returns)."""
+    if obj.get("kind") != "Secret" or "stringData" not in obj:
+        return obj
+    data = dict(obj.get("data") or {})
+    for key, value in (obj.get("stringData") or {}).items():
+        data[key] = _b64(value if isinstance(value, str) else json.dumps(value))
+    obj = dict(obj)
+    del obj["stringData"]
+    obj["data"] = {key: data[key] for key in sorted(data)}
+    return obj
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def applied_hash(obj: dict) -> str:
+    """sha256 of the canonical manifest without the hash annotation (and without Secret data)."""
+    body = copy.deepcopy(obj)
+    annotations = (body.get("metadata") or {}).get("annotations")
+    if annotations:
+        annotations.pop(APPLIED_ANNOTATION, None)
+        if not annotations:
+            del body["metadata"]["annotations"]
+    if body.get("kind") == "Secret":
+        body.pop("data", None)
+        body.pop("stringData", None)
+    return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+
+
+def stamp(obj: dict, task: str, namespace: Optional[str]) -> dict:
+    """A copy of ``obj`` with our labels, the namespace, and the applied-hash annotation."""
+    obj = normalise_secret(copy.deepcopy(obj))
+    meta = obj.setdefault("metadata", {})
+    labels = meta.setdefault("labels", {})
+    labels[MANAGED_BY_LABEL] = MANAGED_BY
+    if obj.get("kind") == "Namespace":
+        meta.pop("namespace", None)
+    else:
+        labels[TASK_LABEL] = task_label_value(task)
+        if namespace:
+            meta["namespace"] = namespace
+    meta.setdefault("annotations", {})[APPLIED_ANNOTATION] = applied_hash(obj)
+    return obj
+
+
+def apply_order(obj: dict) -> int:
+    return KIND_ORDER.get(obj.get("kind"), 4)
+
+
+# --------------------------------------------------------------------------------------------------
+# comparison
+
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+)?$")
+_SUFFIX = {
+    None: Decimal(1), "m": Decimal("0.001"), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9, "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}
+_QUANTITY_PARENTS = ("requests", "limits", "capacity", "hard", "sizeLimit")
+
+
+def quantity(value) -> Optional[Decimal]:
+    """The value of a Kubernetes quantity (``500m``, ``1Gi``, ``2``), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.match(value.strip())
+    if not match:
+        return None
+    number, suffix = match.groups()
+    try:
+        if suffix and suffix[0] in "eE" and suffix not in _SUFFIX:
+            return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
+        return Decimal(number) * _SUFFIX[suffix]
+    except (InvalidOperation, KeyError, ValueError):
+        return None
+
+
+def _empty(value) -> bool:
+    return value is None or value == "" or value == [] or value == {} or value is False or (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
+
+
+def difference(desired, live, path: Tuple = ()) -> Optional[str]:
+    """The path of the first place where ``desired`` is not contained in ``live``, or None."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return _path(path) or "."
+        for key, value in desired.items():
+            if key not in live:
+                if _empty(value):
+                    continue
+                return _path(path + (key,))
+            found = difference(value, live[key], path + (key,))
+            if found:
+                return found
+        return None
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(desired) != len(live):
+            return _path(path)
+        for index, (want, have) in enumerate(zip(desired, live)):
+            found = difference(want, have, path + (index,))
+            if found:
+                return found
+        return None
+    if desired == live and type(desired) is type(live):
+        return None
+    if any(part in _QUANTITY_PARENTS for part in path if isinstance(part, str)):
+        a, b = quantity(desired), quantity(live)
+        if a is not None and a == b:
+            return None
+    if desired is None and live is None:
+        return None
+    return _path(path) or "."
+
+
+def _path(path) -> str:
+    out = ""
+    for part in path:
+        out += "[%d]" % part if isinstance(part, int) else ("." if out else "") + str(part)
+    return out
+
+
+def _without_injected_pod_fields(live: dict) -> dict:
+    """A live Pod without what admission adds (the service account token volume and its mounts)."""
+    live = copy.deepcopy(live)
+    spec = live.get("spec") or {}
+    injected = {v.get("name") for v in spec.get("volumes") or [] if str(v.get("name", "")).startswith("kube-api-access-")}
+    if injected:
+        spec["volumes"] = [v for v in spec["volumes"] if v.get("name") not in injected]
+        for field_name in ("containers", "initContainers"):
+            for container in spec.get(field_name) or []:
+                if container.get("volumeMounts"):
+                    container["volumeMounts"] = [m for m in container["volumeMounts"] if m.get("name") not in injected]
+                    if not container["volumeMounts"]:
+                        del container["volumeMounts"]
+        if not spec["volumes"]:
+            del spec["volumes"]
+    return live
+
+
+def drift(desired: dict, live: dict) -> Optional[str]:
+    """Why ``live`` does not hold ``desired`` (a field path), or None when it does."""
+    live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
+    want_hash = ((desired.get("metadata") or {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
+    if live_hash != want_hash:
+        return "metadata.annotations.%s" % APPLIED_ANNOTATION
+    if desired.get("kind") == "Secret":
+        if (desired.get("data") or {}) != (live.get("data") or {}):
+            return "data"
+        desired = {key: value for key, value in desired.items() if key != "data"}
+    if desired.get("kind") == "Pod":
+        live = _without_injected_pod_fields(live)
+    return difference(desired, live)
+
+
+# --------------------------------------------------------------------------------------------------
+# live state
+
+
+@dataclass
+class LiveState:
+    """What the namespace holds, from one LIST per kind (plus one GET of the Namespace)."""
+
+    namespace: str
+    namespace_object: Optional[dict] = None
+    objects: Dict[Tuple[str, str], dict] = field(default_factory=dict)
+    listed_kinds: List[Tuple[str, str]] = field(default_factory=list)
+
+    def get(self, kind: str, name: str) -> Optional[dict]:
+        if kind == "Namespace":
+            return self.namespace_object if name == self.namespace else None
+        return self.objects.get((kind, name))
+
+    def put(self, obj: dict) -> None:
+        kind, name = key_of(obj)
+        if kind == "Namespace":
+            self.namespace_object = obj
+        else:
+            self.objects[(kind, name)] = obj
+
+    def forget(self, kind: str, name: str) -> None:
+        self.objects.pop((kind, name), None)
+
+    def owned_by_task(self, task: str) -> List[dict]:
+        """Objects labelled with the task (release Secrets excluded)."""
+        value = task_label_value(task)
+        out = []
+        for obj in self.objects.values():
+            labels = (obj.get("metadata") or {}).get("labels") or {}
+            if labels.get(TASK_LABEL) != value or labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+                continue
+            if obj.get("kind") == "Secret" and obj.get("type") == RELEASE_SECRET_TYPE:
+                continue
+            out.append(obj)
+        return out
+
+
+def read_live(cluster, namespace: str, task: str, kinds: Iterable[Tuple[str, str]], all_pods: bool = False) -> LiveState:
+    """LIST every kind in ``kinds`` in the namespace (one request each).
+
+    Pods are listed by the task label unless ``all_pods`` (needed when bare Pods are desired: a pod
+    of that name made by someone else must be seen).
+    """
+    state = LiveState(namespace)
+    state.namespace_object = cluster.get(cluster.resource("v1", "Namespace"), namespace)
+    if state.namespace_object is None:
+        return state
+    seen = set()
+    for api_version, kind in kinds:
+        if (api_version, kind) in seen or kind == "Namespace":
+            continue
+        seen.add((api_version, kind))
+        resource = cluster.resource(api_version, kind)
+        if not resource.namespaced:
+            raise ClusterError("%s %s is not namespaced; a deploy only writes inside its namespace" % (api_version, kind))
+        selector = task_selector(task) if kind == "Pod" and not all_pods else None
+        for item in cluster.list(resource, namespace, label_selector=selector):
+            state.put(item)
+        state.listed_kinds.append((api_version, kind))
+    return state
+
+
+# --------------------------------------------------------------------------------------------------
+# the plan
+
+
+@dataclass
+class Change:
+    """What happens to one object. ``before`` is the live object (None when missing), ``after`` the
+    stamped desired manifest (None for a deletion)."""
+
+    action: str
+    kind: str
+    name: str
+    before: Optional[dict] = None
+    after: Optional[dict] = None
+    component: Optional[str] = None
+    reason: Optional[str] = None
+    result: Optional[dict] = None  # what the API server returned
+
+    @property
+    def ref(self) -> str:
+        return "%s/%s" % (self.kind, self.name)
+
+    @property
+    def writes(self) -> bool:
+        return self.action in (CREATE, UPDATE, DELETE)
+
+    def summary(self) -> dict:
+        past = {CREATE: "created", UPDATE: "updated", DELETE: "deleted", UNCHANGED: "unchanged", LOCKED: "locked"}
+        return {"kind": self.kind, "name": self.name, "action": past.get(self.action, self.action)}
+
+
+def classify(desired: dict, live: Optional[dict], locked: bool = False, component: Optional[str] = None) -> Change:
+    kind, name = key_of(desired)
+    if live is None:
+        return Change(CREATE, kind, name, None, desired, component)
+    if (live.get("metadata") or {}).get("deletionTimestamp"):
+        # Being deleted (finalizers still running, e.g. a claim still mounted): created again once gone.
+        return Change(CREATE, kind, name, live, desired, component, reason="waiting for the deletion to finish")
+    if kind == "PersistentVolumeClaim":
+        # Created when missing, never modified (behaviour note §9.4): a claim cannot be resized or
+        # re-classed safely by a deploy.
+        return Change(UNCHANGED, kind, name, live, desired, component, reason="claims are never modified")
+    if locked and kind != "Namespace":
+        return Change(LOCKED, kind, name, live, desired, component, reason="component is locked")
+    why = drift(desired, live)
+    if why is None:
+        return Change(UNCHANGED, kind, name, live, desired, component)
+    return Change(UPDATE, kind, name, live, desired, component, reason=why)

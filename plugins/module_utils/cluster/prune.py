@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pruning: deleting what a task deployed before and no longer deploys.
+
+ContinuousPipe never deleted anything (behaviour note §10.6): a service removed from
+continuous-pipe.yml, or skipped by a condition, kept running until the whole environment was
+deleted. Here the objects labelled ``continuouspipe.io/task=<task>`` and
+``app.kubernetes.io/managed-by=continuouspipe.kubernetes`` in the namespace that the task no longer
+renders are deleted (option ``prune``, default true; ``false`` is ContinuousPipe's behaviour).
+
+Never pruned: the Namespace, release Secrets, objects owned by another object (their owner's
+deletion collects them), objects already being deleted, and PersistentVolumeClaims unless
+``prune_volumes`` (data outlives code by default). Objects of other tasks, or not labelled by this
+collection, are never candidates.
+"""
+from __future__ import annotations
+
+from typing import Iterable, List, Tuple
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
+
+# Delete dependants first: workloads, then what routes to them, then what they mount.
+PRUNE_ORDER = {"Pod": 0, "Deployment": 0, "StatefulSet": 0, "Ingress": 1, "Service": 2, "NetworkPolicy": 2,
+               "ConfigMap": 3, "Secret": 3, "PersistentVolumeClaim": 4}
+
+
+def component_of(obj: dict):
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get(planning.SERVICE_LABEL) or labels.get(planning.COMPONENT_LABEL)
+
+
+def plan_prune(live: planning.LiveState, task: str, desired_keys: Iterable[Tuple[str, str]],
+               prune_volumes: bool = False) -> Tuple[List[planning.Change], List[planning.Change]]:
+    """(deletions, kept volumes) for the objects of ``task`` that are not desired any more."""
+    desired = set(desired_keys)
+    deletions, kept = [], []
+    for obj in live.owned_by_task(task):
+        kind, name = planning.key_of(obj)
+        meta = obj.get("metadata") or {}
+        if (kind, name) in desired or kind == "Namespace" or meta.get("deletionTimestamp"):
+            continue
+        if meta.get("ownerReferences"):
+            continue
+        change = planning.Change(planning.DELETE, kind, name, before=obj, component=component_of(obj),
+                                 reason="no longer rendered by the task")
+        if kind == "PersistentVolumeClaim" and not prune_volumes:
+            change.action = planning.UNCHANGED
+            change.reason = "volume kept (prune_volumes is false)"
+            kept.append(change)
+            continue
+        deletions.append(change)
+    deletions.sort(key=lambda change: (PRUNE_ORDER.get(change.kind, 2), change.kind, change.name))
+    return deletions, kept
+
+
+def phases(deletions: List[planning.Change]) -> List[List[planning.Change]]:
+    """Deletions grouped by PRUNE_ORDER level, for one concurrent phase each."""
+    groups = {}
+    for change in deletions:
+        groups.setdefault(PRUNE_ORDER.get(change.kind, 2), []).append(change)
+    return [groups[level] for level in sorted(groups)]

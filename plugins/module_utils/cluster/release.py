@@ -1,0 +1,247 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Release history: one Secret per deploy of a task that changed something.
+
+Secret ``cp-release.<task>.v<N>`` in the environment's namespace, type ``continuouspipe.io/release``,
+labels::
+
+    app.kubernetes.io/managed-by: continuouspipe.kubernetes
+    continuouspipe.io/release-of: <task>
+    continuouspipe.io/release: "<N>"
+    continuouspipe.io/status: deployed | superseded | failed
+
+and ``data.release`` = base64(gzip(JSON)) of::
+
+    {number, task, namespace, checksum, code_reference: {branch, sha, pull_request}, flow_uuid, time,
+     status, objects: [... the applied manifests, Secret data included ...]}
+
+It is a Secret because the objects include Secret data (environment secrets, TLS keys): reading the
+history needs the same permission as reading the Secrets themselves. At most one release of a task
+is ``deployed`` (the current one); a deploy that failed is recorded as ``failed``. Only the last
+``history_limit`` releases are kept.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import gzip
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
+
+RELEASE_OF_LABEL = "continuouspipe.io/release-of"
+RELEASE_LABEL = "continuouspipe.io/release"
+STATUS_LABEL = "continuouspipe.io/status"
+DEPLOYED = "deployed"
+SUPERSEDED = "superseded"
+FAILED = "failed"
+DATA_KEY = "release"
+
+
+@dataclass
+class ReleaseInfo:
+    """A recorded release, without its objects."""
+
+    number: int
+    task: str
+    namespace: str
+    status: str
+    name: str = ""
+    checksum: str = ""
+    code_reference: dict = field(default_factory=dict)
+    flow_uuid: str = ""
+    time: str = ""
+    rollback_of: Optional[int] = None
+    summary: List[dict] = field(default_factory=list)
+    locked: List[list] = field(default_factory=list)  # [kind, name] of objects left alone (locked)
+
+    def to_dict(self) -> dict:
+        out = {
+            "number": self.number, "task": self.task, "namespace": self.namespace, "status": self.status,
+            "name": self.name, "checksum": self.checksum, "code_reference": self.code_reference,
+            "flow_uuid": self.flow_uuid, "time": self.time,
+        }
+        if self.rollback_of is not None:
+            out["rollback_of"] = self.rollback_of
+        return out
+
+
+@dataclass
+class Release(ReleaseInfo):
+    """A recorded release with its objects (Secret data included: handle with care)."""
+
+    objects: List[dict] = field(default_factory=list)
+
+
+def secret_name(task: str, number: int) -> str:
+    """``cp-release.<task>.v<N>``, the task sanitised to a DNS-1123 subdomain."""
+    slug = re.sub(r"[^a-z0-9.-]+", "-", task.lower())
+    slug = re.sub(r"\.{2,}", ".", slug).strip(".-") or "task"
+    if slug != task:
+        slug = "%s-%s" % (slug[:200].strip(".-"), hashlib.sha256(task.encode("utf-8")).hexdigest()[:6])
+    return "cp-release.%s.v%d" % (slug[:230], number)
+
+
+def checksum(objects: List[dict]) -> str:
+    """sha256 of the canonical rendered objects (stored inside the release Secret only)."""
+    return "sha256:" + hashlib.sha256(planning.canonical(objects).encode("utf-8")).hexdigest()
+
+
+def encode(payload: dict) -> str:
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(gzip.compress(raw, mtime=0)).decode("ascii")
+
+
+def decode(data: str) -> dict:
+    return json.loads(gzip.decompress(base64.b64decode(data)).decode("utf-8"))
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def manifest(number: int, task: str, namespace: str, objects: List[dict], status: str, meta: dict,
+             rollback_of: Optional[int] = None, locked=()) -> dict:
+    """The Secret recording release ``number``."""
+    payload = {
+        "number": number, "task": task, "namespace": namespace, "checksum": checksum(objects),
+        "code_reference": dict(meta.get("code_reference") or {}), "flow_uuid": meta.get("flow_uuid") or "",
+        "time": now(), "status": status, "objects": objects,
+        "summary": list(meta.get("summary") or []),
+        "locked": [list(key) for key in locked],
+    }
+    if rollback_of is not None:
+        payload["rollback_of"] = rollback_of
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": planning.RELEASE_SECRET_TYPE,
+        "metadata": {
+            "name": secret_name(task, number),
+            "namespace": namespace,
+            "labels": {
+                planning.MANAGED_BY_LABEL: planning.MANAGED_BY,
+                RELEASE_OF_LABEL: planning.task_label_value(task),
+                RELEASE_LABEL: str(number),
+                STATUS_LABEL: status,
+            },
+        },
+        "data": {DATA_KEY: encode(payload)},
+    }
+
+
+def _is_release_of(secret: dict, task: Optional[str]) -> bool:
+    if secret.get("type") != planning.RELEASE_SECRET_TYPE:
+        return False
+    labels = (secret.get("metadata") or {}).get("labels") or {}
+    if labels.get(planning.MANAGED_BY_LABEL) != planning.MANAGED_BY:
+        return False
+    return task is None or labels.get(RELEASE_OF_LABEL) == planning.task_label_value(task)
+
+
+def from_secret(secret: dict, with_objects: bool = False):
+    labels = (secret.get("metadata") or {}).get("labels") or {}
+    try:
+        payload = decode((secret.get("data") or {}).get(DATA_KEY) or "")
+    except (ValueError, OSError, EOFError) as error:
+        raise ClusterError("release %s is unreadable: %s" % (secret["metadata"].get("name"), error))
+    values = dict(
+        number=int(labels.get(RELEASE_LABEL) or payload.get("number") or 0),
+        task=payload.get("task") or labels.get(RELEASE_OF_LABEL, ""),
+        namespace=payload.get("namespace") or (secret.get("metadata") or {}).get("namespace", ""),
+        status=labels.get(STATUS_LABEL) or payload.get("status") or "",
+        name=secret["metadata"].get("name", ""),
+        checksum=payload.get("checksum") or "",
+        code_reference=payload.get("code_reference") or {},
+        flow_uuid=payload.get("flow_uuid") or "",
+        time=payload.get("time") or "",
+        rollback_of=payload.get("rollback_of"),
+        summary=payload.get("summary") or [],
+        locked=payload.get("locked") or [],
+    )
+    if with_objects:
+        return Release(objects=payload.get("objects") or [], **values)
+    return ReleaseInfo(**values)
+
+
+def releases_in(secrets, task: Optional[str], with_objects: bool = False) -> list:
+    """Releases among already-listed Secrets, oldest first."""
+    found = [from_secret(secret, with_objects) for secret in secrets if _is_release_of(secret, task)]
+    return sorted(found, key=lambda release: (release.task, release.number))
+
+
+def _selector(task: Optional[str]) -> str:
+    selector = "%s=%s,%s" % (planning.MANAGED_BY_LABEL, planning.MANAGED_BY, RELEASE_OF_LABEL)
+    if task is not None:
+        selector = "%s=%s,%s=%s" % (planning.MANAGED_BY_LABEL, planning.MANAGED_BY, RELEASE_OF_LABEL,
+                                    planning.task_label_value(task))
+    return selector
+
+
+def list_releases(cluster, namespace: str, task: Optional[str] = None) -> List[ReleaseInfo]:
+    """Every recorded release in the namespace (of one task when given), oldest first, without objects."""
+    secrets = cluster.list(cluster.resource("v1", "Secret"), namespace, label_selector=_selector(task))
+    return releases_in(secrets, task)
+
+
+def read_release(cluster, namespace: str, task: str, number: int) -> Release:
+    """Release ``number`` of ``task`` with its objects; ClusterError(status=404) when it does not exist."""
+    secret = cluster.get(cluster.resource("v1", "Secret"), secret_name(task, number), namespace)
+    if secret is None or not _is_release_of(secret, task):
+        raise ClusterError("release %d of task %s does not exist in namespace %s" % (number, task, namespace),
+                           status=404)
+    return from_secret(secret, with_objects=True)
+
+
+def current_release(cluster, namespace: str, task: str, releases: Optional[List[ReleaseInfo]] = None
+                    ) -> Optional[ReleaseInfo]:
+    """The release the environment is at: the latest ``deployed`` one."""
+    releases = list_releases(cluster, namespace, task) if releases is None else releases
+    deployed = [release for release in releases if release.status == DEPLOYED]
+    return deployed[-1] if deployed else None
+
+
+def previous_release(releases: List[ReleaseInfo]) -> Optional[ReleaseInfo]:
+    """The good release before the current one (what ``rollback`` returns to by default)."""
+    current = None
+    for release in releases:
+        if release.status == DEPLOYED:
+            current = release
+    candidates = [release for release in releases if release.status in (DEPLOYED, SUPERSEDED)
+                  and (current is None or release.number < current.number)]
+    return candidates[-1] if candidates else None
+
+
+def _patch_status(cluster, namespace: str, name: str, status: str) -> None:
+    path = cluster.resource("v1", "Secret").path(name, namespace)
+    body = json.dumps({"metadata": {"labels": {STATUS_LABEL: status}}})
+    cluster.request("PATCH", path, body=body, content_type="application/merge-patch+json")
+
+
+def record(cluster, namespace: str, task: str, objects: List[dict], status: str, meta: dict,
+           releases: List[ReleaseInfo], history_limit: int = 10, rollback_of: Optional[int] = None,
+           locked=()) -> ReleaseInfo:
+    """Write release N+1; supersede the previously deployed one; delete releases beyond the limit."""
+    number = max([release.number for release in releases] + [0]) + 1
+    secret = manifest(number, task, namespace, objects, status, meta, rollback_of, locked)
+    cluster.apply(secret, planning.FIELD_MANAGER, force=True)
+    if status == DEPLOYED:
+        for release in releases:
+            if release.status == DEPLOYED:
+                _patch_status(cluster, namespace, release.name, SUPERSEDED)
+                release.status = SUPERSEDED
+    kept = sorted(releases, key=lambda release: release.number)
+    limit = max(1, int(history_limit or 1))
+    excess = len(kept) + 1 - limit
+    for release in kept[:max(0, excess)]:
+        cluster.delete(cluster.resource("v1", "Secret"), release.name, namespace)
+        releases.remove(release)
+    info = from_secret(secret)
+    releases.append(info)
+    return info

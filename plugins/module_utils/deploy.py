@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The deploy and rollback modules' pipeline: load → translate → apply (``cluster.engine``).
+
+``run(params)`` does what the ``deploy`` module does, without Ansible: select the deploy task, name
+its environment, translate it, connect, and hand the engine the rendered environment plus a way to
+translate it again once the public endpoints' addresses are known.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection, engine
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.engine import (  # noqa: F401
+    DeployError,
+    DeployOptions,
+    DeployResult,
+)
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
+    SOURCE_ARGSPEC,
+    load_from_params,
+    secret_values,
+)
+
+DEPLOY_OPTIONS = dict(
+    task=dict(type="str"),
+    namespace=dict(type="str"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int"),
+    endpoint_timeout=dict(type="int", default=900),
+    rollback=dict(type="str", choices=list(engine.ROLLBACK_MODES), default="release"),
+    prune=dict(type="bool", default=True),
+    prune_volumes=dict(type="bool", default=False),
+    history_limit=dict(type="int", default=10),
+    concurrency=dict(type="int", default=8),
+    deploy_variables=dict(type="dict", default={}),
+    tasks_context=dict(type="dict", default={}),
+    node_port_address=dict(type="str"),
+)
+
+ARGSPEC = dict(SOURCE_ARGSPEC)
+ARGSPEC.update(connection.CONNECTION_ARGSPEC)
+ARGSPEC.update(DEPLOY_OPTIONS)
+
+ROLLBACK_ARGSPEC = dict(connection.CONNECTION_ARGSPEC)
+ROLLBACK_ARGSPEC.update(
+    namespace=dict(type="str", required=True),
+    task=dict(type="str", required=True),
+    release=dict(type="int"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int"),
+    prune=dict(type="bool", default=True),
+    prune_volumes=dict(type="bool", default=False),
+    history_limit=dict(type="int", default=10),
+    concurrency=dict(type="int", default=8),
+)
+
+
+def sensitive(params: dict) -> list:
+    """Values the modules must keep out of results and logs."""
+    return secret_values(params) + connection.sensitive_values(connection.connection_settings(params))
+
+
+def select_task(project: model.Project, name: Optional[str]) -> model.DeployTask:
+    tasks = list(project.deploy_tasks)
+    if name:
+        for task in tasks:
+            if task.identifier == name:
+                return task
+        raise DefinitionError("unknown deploy task %r; the pipelines for branch %r have: %s" % (
+            name, project.release.branch, ", ".join(task.identifier for task in tasks) or "none"), path=("tasks",))
+    if len(tasks) == 1:
+        return tasks[0]
+    if not tasks:
+        raise DefinitionError("the pipelines for branch %r have no deploy task" % project.release.branch,
+                              path=("tasks",))
+    raise DefinitionError("the pipelines for branch %r have several deploy tasks (%s): say which one with task" % (
+        project.release.branch, ", ".join(task.identifier for task in tasks)), path=("tasks",))
+
+
+def tasks_context(raw: Optional[dict]) -> dict:
+    """``tasks_context`` option → what ``environment.name`` expressions read as ``tasks.<id>``."""
+    out = {}
+    for identifier, value in (raw or {}).items():
+        if value is None:
+            out[identifier] = expressions.deploy_task_context(None)
+        elif isinstance(value, dict) and "services" in value:
+            out[identifier] = expressions.deploy_task_context(value.get("services"))
+        else:
+            out[identifier] = expressions.ContextObject(value)
+    return out
+
+
+def release_meta(release: model.Release) -> dict:
+    reference = release.code_reference
+    return {
+        "code_reference": {"branch": reference.branch, "sha": reference.sha,
+                           "pull_request": reference.pull_request.number or None},
+        "flow_uuid": release.flow_uuid,
+    }
+
+
+def deploy_options(params: dict, task: str, check_mode: bool, diff: bool) -> DeployOptions:
+    return DeployOptions(
+        task=task, namespace=params.get("namespace"), wait=params.get("wait", True),
+        wait_timeout=params.get("wait_timeout"), endpoint_timeout=params.get("endpoint_timeout") or 900,
+        rollback=params.get("rollback") or "release", prune=params.get("prune", True),
+        prune_volumes=bool(params.get("prune_volumes")), history_limit=params.get("history_limit") or 10,
+        concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff,
+        node_port_address=params.get("node_port_address"))
+
+
+def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None,
+        options_hook=None) -> DeployResult:
+    """Deploy one task as the ``deploy`` module does; raises DefinitionError, ClusterError, DeployError.
+
+    ``options_hook(options)`` may adjust the engine's DeployOptions (tests use it for
+    ``object_hook``); ``cluster`` reuses a connection.
+    """
+    from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
+        TranslateOptions,
+        environment_name,
+        translate_environment,
+    )
+
+    timings = {}
+    start = time.monotonic()
+    project = load_from_params(params)
+    task = select_task(project, params.get("task"))
+    timings["load"] = round(time.monotonic() - start, 3)
+
+    start = time.monotonic()
+    release = project.release
+    namespace = params.get("namespace") or environment_name(task, release, tasks_context(params.get("tasks_context")))
+    deploy_variables = {key: "" if value is None else str(value)
+                        for key, value in (params.get("deploy_variables") or {}).items()}
+
+    def translate(addresses=None):
+        return translate_environment(task, release, TranslateOptions(
+            namespace=namespace, deploy_variables=dict(deploy_variables), public_endpoints=dict(addresses or {})))
+
+    environment = translate()
+    timings["translate"] = round(time.monotonic() - start, 3)
+
+    options = deploy_options(params, task.identifier, check_mode, diff)
+    options.namespace = namespace
+    options.release_meta = release_meta(release)
+    if options_hook is not None:
+        options_hook(options)
+    own = cluster is None
+    cluster = cluster or connection.connect(params)
+    try:
+        runner = engine.Engine(cluster, options)
+        runner.timings.update(timings)
+        try:
+            result = runner.deploy(environment, translate)
+        except DeployError as error:
+            error.result.task = task.identifier
+            raise
+    finally:
+        if own:
+            cluster.close()
+    result.task = task.identifier
+    return result
+
+
+def rollback(params: dict, check_mode: bool = False, diff: bool = False, cluster=None) -> DeployResult:
+    """Return an environment to a recorded release, as the ``rollback`` module does."""
+    options = DeployOptions(
+        task=params["task"], namespace=params["namespace"], wait=params.get("wait", True),
+        wait_timeout=params.get("wait_timeout"), rollback="none", prune=params.get("prune", True),
+        prune_volumes=bool(params.get("prune_volumes")), history_limit=params.get("history_limit") or 10,
+        concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff)
+    own = cluster is None
+    cluster = cluster or connection.connect(params)
+    try:
+        return engine.restore(cluster, params["namespace"], options, params.get("release"))
+    finally:
+        if own:
+            cluster.close()

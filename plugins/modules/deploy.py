@@ -1,0 +1,322 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to continuouspipe.kubernetes
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: deploy
+short_description: Deploy the services of a ContinuousPipe deploy task to one Kubernetes cluster
+version_added: 0.1.0
+description:
+  - Loads C(continuous-pipe.yml) and C(docker-compose.yml) for one branch, translates one deploy task
+    into the objects of its environment (namespace) and deploys them to one cluster, the way
+    ContinuousPipe did, with server-side apply.
+  - "Phases: the Namespace; Secrets and PersistentVolumeClaims; public endpoint Services and
+    Ingresses; then the module waits for their addresses and translates the task again so that
+    containers get C(SERVICE_<NAME>_PUBLIC_ENDPOINT) and C(ENDPOINT_<NAME>_PUBLIC_ENDPOINT); the
+    other Services; the workloads. Objects of one phase are applied concurrently."
+  - An object is only written when it differs from what is live, so a second run of an unchanged
+    deployment sends no write request and reports C(changed=false).
+  - Every created or updated workload is waited for with C(kubectl rollout status) semantics. The wait
+    fails within seconds when a rollout cannot succeed (C(CrashLoopBackOff), C(ImagePullBackOff),
+    C(ErrImagePull), C(CreateContainerConfigError), C(InvalidImageName), an unschedulable pod, a
+    C(ProgressDeadlineExceeded) Deployment), with the failing pods' conditions and events.
+  - When the deploy fails after it wrote something, the environment is rolled back (O(rollback)).
+  - Each deploy that changed something is recorded as a release (a Secret
+    C(cp-release.<task>.v<N>) in the namespace); see M(continuouspipe.kubernetes.rollback).
+  - Objects the task deployed before and no longer renders are deleted (O(prune)); ContinuousPipe
+    never deleted anything.
+  - All objects are labelled C(continuouspipe.io/task=<task>) and
+    C(app.kubernetes.io/managed-by=continuouspipe.kubernetes) and annotated with
+    C(continuouspipe.io/applied), the sha256 of the applied manifest (Secret data excluded).
+author:
+  - ContinuousPipe for Ansible maintainers (@continuouspipe)
+extends_documentation_fragment:
+  - continuouspipe.kubernetes.source
+  - continuouspipe.kubernetes.connection
+options:
+  task:
+    description:
+      - Identifier of the deploy task to deploy. Required when the pipelines of the branch have more
+        than one deploy task.
+    type: str
+  namespace:
+    description:
+      - Deploy into this namespace instead of the task's environment name (C(environment.name), by
+        default C(<flow_uuid>-<branch>)).
+    type: str
+  wait:
+    description:
+      - Wait until every created or updated Deployment is rolled out (and bare Pods ready).
+      - C(attached) pods are always waited for.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for each workload. Default is ContinuousPipe's formula per service
+        (C(60 + initial_delay_seconds + period_seconds * failure_threshold) of its readiness probe,
+        else 1800).
+    type: int
+  endpoint_timeout:
+    description:
+      - Seconds to wait for the address of each public endpoint (load balancer, ingress).
+    type: int
+    default: 900
+  rollback:
+    description:
+      - What to do when the deploy fails after writing to the cluster.
+      - V(release) returns the objects this deploy wrote to the last recorded release (their manifests
+        re-applied, objects this deploy created deleted, except PersistentVolumeClaims and the
+        Namespace) and waits for the rolled-back workloads.
+      - V(revision) is ContinuousPipe's behaviour, each updated Deployment goes back one revision
+        (as C(kubectl rollout undo)) and the Service named after a created service is deleted.
+      - V(none) leaves everything as it is; the error lists the objects in their new state.
+    type: str
+    choices: [release, revision, none]
+    default: release
+  prune:
+    description:
+      - Delete the objects labelled with this task in the namespace that the task no longer renders
+        (services removed from C(continuous-pipe.yml), endpoints removed). V(false) is ContinuousPipe's
+        behaviour.
+    type: bool
+    default: true
+  prune_volumes:
+    description:
+      - Also delete PersistentVolumeClaims the task no longer renders (their data is lost).
+    type: bool
+    default: false
+  history_limit:
+    description:
+      - How many releases of the task to keep in the namespace.
+    type: int
+    default: 10
+  concurrency:
+    description:
+      - How many objects of one phase are applied at the same time.
+    type: int
+    default: 8
+  deploy_variables:
+    description:
+      - Deploy-time variables of earlier tasks, as ContinuousPipe passed them from task to task,
+        C(SERVICE_<NAME>_PUBLIC_ENDPOINT) (from the RV(variables) of an earlier deploy) and
+        C(__TASK_<ID>_TARGET_ENVIRONMENT_NAME).
+    type: dict
+    default: {}
+  tasks_context:
+    description:
+      - What earlier tasks exposed, for C(environment.name) expressions such as
+        C(tasks.infrastructure.services.database.created). Map each task identifier to a dict with
+        the RV(services) result of that task's deploy, as in the examples.
+    type: dict
+    default: {}
+  node_port_address:
+    description:
+      - Address reported for NodePort endpoints (ContinuousPipe's C(node-port-address) cluster
+        policy). Without it they are reported as C(unknown-node-address).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Every create, update and delete is a server-side dry run (C(dryRun=All)); nothing is
+      written, no release is recorded and nothing is waited for.
+  diff_mode:
+    support: full
+    description: Shows every created, updated and deleted object before and after, Secret values masked.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs wherever the task runs (usually the control node); needs the kubernetes Python client there.
+requirements:
+  - kubernetes >= 30.1.0 (the official Python client)
+  - PyYAML
+  - cryptography (only for C(automatic) TLS certificates)
+notes:
+  - Objects are written with server-side apply, field manager C(continuouspipe.kubernetes), with
+    C(force=true), so objects first written by ContinuousPipe or by C(kubectl) are taken over (the
+    fields the deploy sets are its own again). Fields it does not set (C(replicas) when the service
+    sets no C(number_of_replicas), labels added by others) keep their owner and value, so
+    C(kubectl scale) and autoscalers survive a redeploy.
+  - Differences from ContinuousPipe. An existing Deployment only counts as C(updated) in RV(services)
+    when it was changed (ContinuousPipe always counted it as updated). Services whose annotations
+    changed are updated. C(reset) deletes the pods only when the workload is updated. An C(attached)
+    pod is kept after it succeeded, so an unchanged deploy does not run it again. Rollouts are waited
+    for with rollout-status semantics and fail fast. Objects no longer rendered are pruned.
+  - Secret values (from O(secret_variables), TLS keys) never appear in results, diffs or
+    annotations.
+seealso:
+  - module: continuouspipe.kubernetes.render
+  - module: continuouspipe.kubernetes.rollback
+"""
+
+EXAMPLES = r"""
+- name: Deploy the feature branch's application
+  continuouspipe.kubernetes.deploy:
+    source_dir: "{{ playbook_dir }}/../app"
+    branch: feature/login
+    sha: "{{ lookup('env', 'GIT_COMMIT') }}"
+    task: application
+    kubeconfig: ~/.kube/config
+    context: staging
+    secret_variables:
+      DATABASE_PASSWORD: "{{ vault_database_password }}"
+  register: application
+
+- name: Run the database setup only when the database was created by this deploy
+  ansible.builtin.debug:
+    msg: "database was created, load the fixtures"
+  when: application.services.database.created
+
+- name: Deploy the front end with the API's public address
+  continuouspipe.kubernetes.deploy:
+    source_dir: app
+    branch: main
+    task: front
+    deploy_variables: "{{ application.variables }}"
+    rollback: revision
+    wait_timeout: 300
+
+- name: What would change (server-side dry run), with a diff
+  continuouspipe.kubernetes.deploy:
+    source_dir: app
+    branch: main
+    task: application
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether anything was written (in check mode, whether anything would be).
+  returned: always
+  type: bool
+task:
+  description: Identifier of the deployed task.
+  returned: success
+  type: str
+  sample: application
+namespace:
+  description: The environment (namespace) deployed to.
+  returned: always
+  type: str
+  sample: 8b9f4e5c-2b5e-5c5d-9a1e-0a7b1e2d4c11-feature-login
+release:
+  description: Number of the release recorded by this deploy, or of the current release when nothing
+    changed (null when the task has no release yet).
+  returned: always
+  type: int
+  sample: 4
+services:
+  description:
+    - Per service name, what this deploy did to it. Later tasks can test for example
+      C(result.services.database.created).
+    - C(created) is true when the service's workload was created (its first deployment);
+      C(updated) when any of its objects was changed (ContinuousPipe counted every existing
+      Deployment as updated, changed or not); C(deleted) when the service was removed from the task
+      and its objects pruned; C(unchanged) when nothing of it was written.
+  returned: always
+  type: dict
+  sample: {"web": {"created": false, "updated": true, "deleted": false, "unchanged": false}}
+objects:
+  description: Every object of the environment and what happened to it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Kind of the object.
+      type: str
+      sample: Deployment
+    name:
+      description: Name of the object.
+      type: str
+      sample: web
+    action:
+      description: V(created), V(updated), V(deleted), V(unchanged) or V(locked) (exists and its
+        service is locked).
+      type: str
+      sample: updated
+endpoints:
+  description: The public endpoints and their addresses.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Endpoint name.
+      type: str
+      sample: web
+    address:
+      description: Host name or IP address (for an ingress with rules, its first host).
+      type: str
+      sample: web.example.com
+    ports:
+      description: The Service's ports (C(name), C(port), C(protocol), C(nodePort)).
+      type: list
+      elements: dict
+variables:
+  description: C(SERVICE_<NAME>_PUBLIC_ENDPOINT) and C(ENDPOINT_<NAME>_PUBLIC_ENDPOINT) of the public
+    endpoints, for O(deploy_variables) of later deploy tasks.
+  returned: always
+  type: dict
+  sample: {"SERVICE_WEB_PUBLIC_ENDPOINT": "web.example.com"}
+rolled_back:
+  description: Whether a failed deploy was rolled back.
+  returned: always
+  type: bool
+rolled_back_to:
+  description: The release a failed deploy was rolled back to.
+  returned: when rolled back to a release
+  type: int
+workloads:
+  description: The workloads that were waited for, with how long they took (and the output of
+    attached pods, or C(logs unavailable) when the cluster cannot provide them).
+  returned: always
+  type: list
+  elements: dict
+timings:
+  description: Seconds spent in each phase (load, translate, plan, apply, endpoints, wait, prune, history).
+  returned: always
+  type: dict
+  sample: {"load": 0.05, "translate": 0.01, "plan": 0.04, "apply": 0.3, "endpoints": 0.0, "wait": 2.1,
+           "prune": 0.0, "history": 0.01}
+diff:
+  description: In diff mode, one entry per created, updated or deleted object (before and after as
+    YAML, Secret values masked).
+  returned: diff mode
+  type: list
+  elements: dict
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import deploy as pipeline
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
+
+
+def main():
+    module = AnsibleModule(argument_spec=pipeline.ARGSPEC, supports_check_mode=True)
+    if not connection.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(connection.KUBERNETES_IMPORT_ERROR))
+    module.no_log_values.update(pipeline.sensitive(module.params))
+
+    started = time.monotonic()
+    try:
+        result = pipeline.run(module.params, check_mode=module.check_mode, diff=module._diff)
+    except pipeline.DeployError as error:
+        out = error.result.to_dict(diff=module._diff)
+        out.pop("changed", None)
+        module.fail_json(msg=str(error), changed=error.result.changed, **out)
+    except ContinuousPipeError as error:
+        module.fail_json(msg=str(error), changed=False)
+    out = result.to_dict(diff=module._diff)
+    out["timings"]["total"] = round(time.monotonic() - started, 3)
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()
