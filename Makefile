@@ -23,7 +23,7 @@ help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
 venv: $(VENV)/.complete
-$(VENV)/.complete: requirements-dev.txt
+$(VENV)/.complete:  # the path holds a hash of requirements-dev.txt: a new content is a new venv
 	@echo "== creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -8,8 +8,11 @@ import copy
 
 try:
     import yaml
+
+    HAS_YAML = True
 except ImportError:  # pragma: no cover - PyYAML comes with ansible-core; only dump_all needs it
     yaml = None
+    HAS_YAML = False
 
 MASK = "********"
 
