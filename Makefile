@@ -60,7 +60,7 @@ lint: venv collection-link
 test: unit cluster-test sanity lint
 
 render: venv collection-link
-	$(VENV)/bin/ansible-playbook playbooks/render.yml -e source_dir=$(or $(SOURCE),examples/app) -e branch=$(or $(BRANCH),main) -e output_dir=$(or $(OUT),.build/rendered)
+	$(VENV)/bin/ansible-playbook playbooks/render.yml -e source_dir=$(or $(SOURCE),examples/app) -e branch=$(or $(BRANCH),main) -e output_dir=$(or $(OUT),.build/rendered) -e undefined_variables=$(or $(UNDEFINED),keep)
 
 demo: venv collection-link cluster-build
 	bash examples/demo.sh

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Three clusters, serial against parallel: how long playbooks/deploy.yml takes.
 
 For each mode (``rollout_serial=1``: one cluster at a time; ``rollout_serial=3``: all at once) and
@@ -127,7 +126,7 @@ def median(values):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per mode and scenario (default 3)")
     parser.add_argument("--clusters-dir", help="where the clusters live (CP_CLUSTERS_DIR)")
     parser.add_argument("--json", help="write the raw measurements there")

@@ -4,7 +4,8 @@ The inventory (continuouspipe.kubernetes.clusters plugin) maps production → aw
 (in that order, serial 1, fleet-atomic) and uat → gce-eu. Every check is made against the API
 servers' audit logs (write requests sent by this collection, dry runs told apart) and live objects:
 
-* check mode writes nothing anywhere;
+* check mode writes nothing anywhere; a preflight (dry run, permission check) refused on one
+  cluster stops the job before anything is written anywhere;
 * a uat deploy writes to gce-eu only;
 * a production rollout updates one cluster after the other, in inventory order;
 * a failure injected on the second production cluster (a per-cluster variable that makes its web pods
@@ -44,14 +45,16 @@ PRODUCTION = ("aws-eu", "aws-us", "gce-eu")
 # helpers
 
 
-def write_inventory(path, clusters, overrides=None):
-    """A *.clusters.yml for the fixture clusters; ``overrides`` adds continuouspipe_variables per cluster."""
+def write_inventory(path, clusters, overrides=None, contexts=None):
+    """A *.clusters.yml for the fixture clusters; ``overrides`` adds continuouspipe_variables per cluster,
+    ``contexts`` replaces the kubeconfig context of some clusters."""
     entries = []
     for c in clusters:
         variables = {"CLUSTER_NAME": c.name}
         variables.update((overrides or {}).get(c.name, {}))
         entries.append({"name": c.name, "provider": "aws" if c.name.startswith("aws") else "gce",
-                        "connection": {"kubeconfig": c.kubeconfig, "context": c.context},
+                        "connection": {"kubeconfig": c.kubeconfig,
+                                       "context": (contexts or {}).get(c.name, c.context)},
                         "vars": {"continuouspipe_variables": variables}})
     data = {
         "plugin": "continuouspipe.kubernetes.clusters",
@@ -174,20 +177,42 @@ def test_check_mode_writes_nothing_anywhere(clusters, tmp_path):
     assert SECRET not in output
 
 
+def test_a_preflight_failure_on_one_cluster_writes_nothing_anywhere(clusters, tmp_path):
+    # aws-us is reached as the kubeconfig's "limited" user, which RBAC allows nothing: its dry run
+    # (which is also the permission check) is refused, so no cluster may be written to.
+    if any(c.local is None for c in clusters):
+        pytest.skip("needs the local clusters (their kubeconfigs have a <name>-limited context)")
+    inventory = write_inventory(tmp_path / "it.clusters.yml", clusters, contexts={"aws-us": "aws-us-limited"})
+    branch = branch_name("denied")
+    namespace = "shop-" + branch
+    since = now()
+    run = playbook("deploy.yml", inventory, deploy_vars("production", branch), check=False)
+    assert run.rc != 0
+    assert "forbidden" in run.output.lower(), run.output[-4000:]
+    for c in clusters:
+        assert writes(c, namespace, since) == [], c.name
+        assert get(c, "/api/v1/namespaces/" + namespace) is None, c.name
+    assert "PLAY [Roll out" not in run.output
+    assert SECRET not in run.output
+
+
 def test_uat_deploy_touches_only_its_cluster(clusters, tmp_path):
     inventory = write_inventory(tmp_path / "it.clusters.yml", clusters)
     branch = branch_name("uat")
     namespace = "shop-" + branch
     since = now()
-    output = playbook("deploy.yml", inventory, deploy_vars("uat", branch)).output
     named = by_name(clusters)
-    assert writes(named["gce-eu"], namespace, since), "nothing was written to gce-eu"
-    assert web_image(named["gce-eu"], namespace) == "ghcr.io/example/shop-web:1.4.0"
-    for name in ("aws-eu", "aws-us"):
-        assert all_writes(named[name], namespace, since) == [], name
-        assert get(named[name], "/api/v1/namespaces/" + namespace) is None, name
-    assert "gce-eu: deployed" in output
-    assert SECRET not in output
+    try:
+        output = playbook("deploy.yml", inventory, deploy_vars("uat", branch)).output
+        assert writes(named["gce-eu"], namespace, since), "nothing was written to gce-eu"
+        assert web_image(named["gce-eu"], namespace) == "ghcr.io/example/shop-web:1.4.0"
+        for name in ("aws-eu", "aws-us"):
+            assert all_writes(named[name], namespace, since) == [], name
+            assert get(named[name], "/api/v1/namespaces/" + namespace) is None, name
+        assert "gce-eu: deployed" in output
+        assert SECRET not in output
+    finally:
+        named["gce-eu"].local.api("DELETE", "/api/v1/namespaces/" + namespace)
 
 
 @pytest.fixture(scope="module")
