@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Deploying one environment: continuouspipe.kubernetes against kubectl and kubernetes.core, side by side.
 
 A generated project of N services (default 30; each a Deployment, a Service and a Secret for its
@@ -14,7 +13,8 @@ secret env var: 3N objects plus the Namespace) is rendered once by the collectio
     kcore-loop       kubernetes.core.k8s with loop: one task item per manifest (state: present)
     kcore-list       kubernetes.core.k8s with the whole list as one definition (its advice for slow loops)
 
-Measured per run: wall time, write requests of the client (from the API server's audit log: create,
+Between two measurements the rollouts of the previous one are waited for (not measured), so no run
+shares the CPUs with the pods the previous one started. Measured per run: wall time, write requests of the client (from the API server's audit log: create,
 update, patch and delete requests on the tool's namespace and its objects; the control plane's own
 writes are not audited), and peak memory (max RSS of the largest process of the run, GNU time).
 
@@ -193,6 +193,13 @@ class Bench:
         self.last_stdout = proc.stdout
         return seconds, int(rss_file.read_text().strip().splitlines()[-1]) / 1024.0
 
+    def settle(self, namespace: str) -> None:
+        """Not measured: wait until the rollouts a run started are done and the control plane is idle,
+        so that the next measurement does not share the CPUs with the previous one's pods."""
+        subprocess.run([self.kubectl, "-n", namespace, "wait", "deployment", "--all", "--for=condition=Available",
+                        "--timeout=600s"], env=self.env, capture_output=True, check=False)
+        time.sleep(2.0)
+
     # -- tools -------------------------------------------------------------------------------------
 
     def command(self, tool: str, namespace: str, objects: list) -> list:
@@ -242,7 +249,7 @@ class Bench:
                              capture_output=True, text=True, check=False).stdout
         for line in out.splitlines():
             if line.startswith("kubernetes.core"):
-                return line.split()[-1]
+                return line.rsplit(maxsplit=1)[-1]
         return "?"
 
     # -- the run -----------------------------------------------------------------------------------
@@ -264,7 +271,7 @@ class Bench:
                     argv = self.command(tool, namespace, manifests)
                     position = self.audit_position()
                     seconds, rss = self.timed(argv)
-                    time.sleep(0.5)  # let the audit log catch up
+                    self.settle(namespace)
                     writes = self.audit_writes(position, namespace)
                     row = {"seconds": round(seconds, 2), "writes": writes, "rss_mb": round(rss, 1)}
                     if tool.startswith("engine"):
@@ -317,7 +324,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_engine":
         return engine_main(argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--services", type=int, default=30)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
