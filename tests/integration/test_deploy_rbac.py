@@ -20,7 +20,9 @@ ROLE_FILE = Path(__file__).resolve().parents[2] / "examples" / "rbac" / "deploye
 
 
 def role_documents():
-    return [doc for doc in yaml.safe_load_all(ROLE_FILE.read_text()) if doc]
+    """The objects of the example file (one ``kind: List`` document)."""
+    return [item for doc in yaml.safe_load_all(ROLE_FILE.read_text()) if doc
+            for item in (doc["items"] if doc.get("kind") == "List" else [doc])]
 
 
 @pytest.fixture

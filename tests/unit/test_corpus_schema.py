@@ -31,5 +31,5 @@ def test_corpus_demo_renders_schema_valid_objects(source_dir, branch):
         try:
             kubernetes_validate.validate(obj, "1.36", strict=True)
         except kubernetes_validate.utils.ValidationError as error:
-            pytest.fail("%s/%s in %s: %s at %s" % (obj["kind"], obj["metadata"]["name"], os.path.relpath(source_dir),
-                                                  error.message, list(error.path)))
+            where = "%s/%s in %s" % (obj["kind"], obj["metadata"]["name"], os.path.relpath(source_dir))
+            pytest.fail("%s: %s at %s" % (where, error.message, list(error.path)))
