@@ -16,15 +16,18 @@ import datetime
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
 
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover - reported when a certificate is needed
-    HAS_CRYPTOGRAPHY = False
+def _crypto():
+    """The cryptography modules, imported when a certificate is needed (they cost a deploy ~50 ms)."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+    except ImportError:  # pragma: no cover - reported when a certificate is needed
+        raise ClusterError("automatic TLS certificates need the Python 'cryptography' package")
+    return x509, hashes, serialization, rsa, NameOID
+
 
 VALIDITY_DAYS = 3650
 ORGANIZATION = "ContinuousPipe"
@@ -32,8 +35,7 @@ ORGANIZATION = "ContinuousPipe"
 
 def generate(host: str) -> dict:
     """``{"tls.crt": b64 PEM, "tls.key": b64 PEM}`` of a new self-signed certificate for ``host``."""
-    if not HAS_CRYPTOGRAPHY:
-        raise ClusterError("generating an automatic certificate needs the Python 'cryptography' package")
+    x509, hashes, serialization, rsa, NameOID = _crypto()
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)])
@@ -76,7 +78,6 @@ def certificate_secret(secret_name: str, host: str, namespace: str, labels: dict
 
 def subject_of(secret: dict) -> str:
     """The certificate subject of a TLS Secret (for tests and messages)."""
-    if not HAS_CRYPTOGRAPHY:
-        raise ClusterError("reading a certificate needs the Python 'cryptography' package")
+    x509 = _crypto()[0]
     pem = base64.b64decode((secret.get("data") or {}).get("tls.crt", ""))
     return x509.load_pem_x509_certificate(pem).subject.rfc4514_string()
