@@ -63,7 +63,7 @@ POD_CIDR = "10.244.0.0/16"
 STORAGE_CLASS = "standard"
 INGRESS_CLASS = "standard"
 # (name prefix, count, size) of the pre-created PersistentVolume pool.
-PV_POOL = (("pool-10g", 20, "10Gi"), ("pool-100g", 4, "100Gi"))
+PV_POOL = (("pool-10g", 120, "10Gi"), ("pool-100g", 8, "100Gi"))  # a full test session keeps ~30 claims
 DEFAULT_NODES = 2
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
