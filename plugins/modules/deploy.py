@@ -12,10 +12,10 @@ description:
   - Loads C(continuous-pipe.yml) and C(docker-compose.yml) for one branch, translates one deploy task
     into the objects of its environment (namespace) and deploys them to one cluster, the way
     ContinuousPipe did, with server-side apply.
-  - "Phases: the Namespace; Secrets and PersistentVolumeClaims; public endpoint Services and
-    Ingresses; then the module waits for their addresses and translates the task again so that
-    containers get C(SERVICE_<NAME>_PUBLIC_ENDPOINT) and C(ENDPOINT_<NAME>_PUBLIC_ENDPOINT); the
-    other Services; the workloads. Objects of one phase are applied concurrently."
+  - "Phases: the Namespace; Secrets, PersistentVolumeClaims and internal Services; public endpoint
+    Services and Ingresses; then the module waits for their addresses and translates the task again
+    so that containers get C(SERVICE_<NAME>_PUBLIC_ENDPOINT) and C(ENDPOINT_<NAME>_PUBLIC_ENDPOINT);
+    any other objects; the workloads. Objects of one phase are applied concurrently."
   - An object is only written when it differs from what is live, so a second run of an unchanged
     deployment sends no write request and reports C(changed=false).
   - Every created or updated workload is waited for with C(kubectl rollout status) semantics. The wait

@@ -65,6 +65,20 @@ def test_fresh_deploy_creates_everything_and_exports_endpoints(kube, env_namespa
     assert release.current_release(kube, env_namespace, "app").number == 1
 
 
+def test_objects_are_written_in_dependency_order(kube, env_namespace, writes):
+    """Namespace first; Secrets, volumes and internal Services before the public endpoints; the
+    workloads last, once their Secrets and every Service exist (audit log order)."""
+    writes.start()
+    deploy(kube, env_namespace, two_services())
+    order = ["/".join(uri.split("?")[0].split("/")[-2:]) for verb, uri in writes.audit_writes() if verb == "patch"]
+    assert order[0] == "namespaces/%s" % env_namespace, order
+    first_workload = min(order.index("deployments/web"), order.index("deployments/db"))
+    for dependency in ("secrets/web-secrets", "persistentvolumeclaims/db-data", "services/db"):
+        assert order.index(dependency) < order.index("services/web-public") < first_workload, order
+    # the workloads are written once, after the second translation put the public address in
+    assert order.count("deployments/web") == 1 and order[-1].startswith("secrets/cp-release."), order
+
+
 def test_unchanged_redeploy_makes_zero_write_requests(kube, env_namespace, writes):
     deploy(kube, env_namespace, two_services())
     settle(kube)

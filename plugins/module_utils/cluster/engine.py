@@ -56,7 +56,8 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors i
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import MASK, masked
 
 ROLLBACK_MODES = ("release", "revision", "none")
-PHASE_NAMES = ("namespace", "secrets and volumes", "public endpoints", "services", "workloads")
+PHASE_NAMES = ("namespace", "secrets, volumes and internal services", "public endpoints", "other objects",
+               "workloads")
 TIMING_KEYS = ("load", "translate", "plan", "apply", "endpoints", "wait", "prune", "history")
 SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
 
@@ -240,6 +241,11 @@ def phase_of(obj: dict, endpoint_keys) -> int:
         return 1
     if planning.key_of(obj) in endpoint_keys or endpoints_mod.is_public_endpoint_object(obj):
         return 2
+    if kind == "Service":
+        # Internal Services depend on nothing and must exist before the pods (the kubelet injects the
+        # <NAME>_SERVICE_HOST variables of the Services that exist when a pod starts): they go with
+        # the Secrets, one request round earlier than the public endpoints' addresses allow for.
+        return 1
     if kind in ("Deployment", "Pod", "StatefulSet", "DaemonSet", "Job"):
         return 4
     return 3
