@@ -80,17 +80,22 @@ class RequestKey(NamedTuple):
 _LABEL_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
-def parse_write_requests(metrics_text: str) -> collections.Counter:
-    """apiserver_request_total series with a write verb, as a Counter keyed by :class:`RequestKey`."""
-    out: collections.Counter = collections.Counter()
+def request_series(metrics_text: str, verbs=WRITE_VERBS):
+    """(labels, value) of each apiserver_request_total series whose verb is one of ``verbs``."""
     for line in metrics_text.splitlines():
         if not line.startswith("apiserver_request_total{"):
             continue
         labels_part, _sep, value = line.rpartition("} ")
         labels = dict(_LABEL_RE.findall(labels_part))
-        if labels.get("verb") not in WRITE_VERBS:
-            continue
-        out[RequestKey(**{f: labels.get(f, "") for f in RequestKey._fields})] += int(float(value))
+        if labels.get("verb") in verbs:
+            yield labels, int(float(value))
+
+
+def parse_write_requests(metrics_text: str) -> collections.Counter:
+    """apiserver_request_total series with a write verb, as a Counter keyed by :class:`RequestKey`."""
+    out: collections.Counter = collections.Counter()
+    for labels, value in request_series(metrics_text):
+        out[RequestKey(**{f: labels.get(f, "") for f in RequestKey._fields})] += value
     return out
 
 

@@ -7,7 +7,9 @@ Fixtures (generic, usable by any test in this folder):
     kube                                a connected ``Cluster`` (module_utils.cluster.connection) as admin
     env_namespace                       a fresh namespace *name* (not created) deleted after the test
     writes                              ``WriteMeter`` for ``cluster``: write requests from /metrics and
-                                        the audit log between two points
+                                        the audit log between two points (all, or one namespace's)
+    call                                ``ModuleRunner``: runs a module as Ansible runs it on the target
+                                        (``call(module, args)``; ``call.bind(module)`` for one module)
     ansible                             ``AnsibleRunner``: runs one module task with ansible-playbook
                                         against localhost and returns the registered result
 
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
 from fixtures import cluster, clusters, kube_namespace  # noqa: E402,F401 pylint: disable=unused-import
+from fixtures import request_series  # noqa: E402
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection  # noqa: E402
 
@@ -89,22 +92,19 @@ def env_namespace(request, _namespaces_to_delete):
 # counting writes
 
 
-_LABELS = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
 def request_totals(metrics_text: str, verbs=WRITE_VERBS) -> collections.Counter:
     """apiserver_request_total for ``verbs``: Counter keyed by (verb, resource, subresource, dry_run)."""
     out = collections.Counter()
-    for line in metrics_text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels_part, _sep, value = line.rpartition("} ")
-        labels = dict(_LABELS.findall(labels_part))
-        if labels.get("verb") not in verbs:
-            continue
+    for labels, value in request_series(metrics_text, verbs):
         out[(labels["verb"], labels.get("resource", ""), labels.get("subresource", ""), labels.get("dry_run", ""))] \
-            += int(float(value))
+            += value
     return out
+
+
+def in_namespace(event: dict, namespace: str) -> bool:
+    """Whether an audit event is about an object in ``namespace`` or about the namespace itself."""
+    ref = event.get("objectRef") or {}
+    return ref.get("namespace") == namespace or (ref.get("resource") == "namespaces" and ref.get("name") == namespace)
 
 
 class WriteMeter:
@@ -155,8 +155,10 @@ class WriteMeter:
                 out["%s %s" % (verb, resource)] = delta
         return out
 
-    def audit_writes(self, user_agent: str = USER_AGENT) -> list:
-        """Audit events (create/update/patch/delete) by our client since start(): (verb, uri)."""
+    def audit_writes(self, user_agent: str = USER_AGENT, namespace: str | None = None) -> list:
+        """Audit events (create/update/patch/delete) by our client since start(): (verb, uri); with
+        ``namespace``, only those in that namespace or on the namespace itself (other tests running at
+        the same time write elsewhere)."""
         events = []
         with contextlib.suppress(FileNotFoundError), open(self._audit_path(), encoding="utf-8") as handle:
             for index, line in enumerate(handle):
@@ -164,7 +166,8 @@ class WriteMeter:
                     continue
                 with contextlib.suppress(ValueError):
                     event = json.loads(line)
-                    if str(event.get("userAgent", "")).startswith(user_agent):
+                    if str(event.get("userAgent", "")).startswith(user_agent) and (
+                            namespace is None or in_namespace(event, namespace)):
                         events.append((event.get("verb"), event.get("requestURI")))
         return events
 
@@ -176,6 +179,70 @@ def writes(cluster):
 
 # --------------------------------------------------------------------------------------------------
 # Ansible
+
+
+class ModuleRunner:
+    """Runs a module of the collection the way Ansible runs it on the target: its file executed by
+    Python with its arguments in a JSON file (about a second each); returns the module's result."""
+
+    PACKAGE = "ansible_collections.continuouspipe.kubernetes.plugins.modules."
+
+    def __init__(self, cluster, workdir: Path):
+        self.cluster = cluster
+        self.workdir = workdir
+
+    def start(self, module: str, args: dict, check: bool = False, diff: bool = False) -> subprocess.Popen:
+        """Start the module (``result(proc)`` waits for it): for tests that look while it runs."""
+        args = dict(args)
+        args.setdefault("kubeconfig", self.cluster.kubeconfig)
+        args.setdefault("context", self.cluster.context)
+        path = self.workdir / ("args-%s.json" % uuid.uuid4().hex[:8])
+        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}))
+        env = {key: value for key, value in os.environ.items() if not key.startswith("K8S_AUTH_")}
+        env["PYTHONPATH"] = str(COLLECTIONS_PATH)
+        return subprocess.Popen([sys.executable, "-m", self.PACKAGE + module, str(path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+
+    @staticmethod
+    def result(proc: subprocess.Popen, timeout: float = 900) -> dict:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        try:
+            return json.loads(stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise AssertionError("module %s printed no result (exit %s):\n%s\n%s" % (
+                proc.args[2], proc.returncode, stdout[-3000:], stderr[-3000:]))
+
+    def __call__(self, module: str, args: dict, check: bool = False, diff: bool = False) -> dict:
+        return self.result(self.start(module, args, check, diff))
+
+    def bind(self, module: str) -> "BoundModule":
+        return BoundModule(self, module)
+
+
+class BoundModule:
+    """One module of a :class:`ModuleRunner`: ``(args, check=, diff=)``, ``start(args, ...)``, ``result(proc)``."""
+
+    def __init__(self, runner: ModuleRunner, module: str):
+        self.runner = runner
+        self.module = module
+        self.result = runner.result
+
+    def start(self, args: dict, check: bool = False, diff: bool = False) -> subprocess.Popen:
+        return self.runner.start(self.module, args, check, diff)
+
+    def __call__(self, args: dict, check: bool = False, diff: bool = False) -> dict:
+        return self.result(self.start(args, check, diff))
+
+
+@pytest.fixture
+def call(cluster, tmp_path):
+    """``call(module, args, check=False, diff=False)``: the result of a module run as on the target."""
+    return ModuleRunner(cluster, tmp_path)
 
 
 class AnsibleRunner:

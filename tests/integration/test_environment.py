@@ -8,16 +8,13 @@ write requests are counted from the API server's audit log (``writes``).
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 import threading
-import time
 import uuid
-from pathlib import Path
 
 import pytest
+
+from conftest import unique_namespace
+from deploy_helpers import wait_for
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
@@ -27,65 +24,10 @@ FLOW = "0a1b2c3d-1111-2222-3333-444455556666"
 MANAGED = "app.kubernetes.io/managed-by"
 
 
-COLLECTIONS = Path(__file__).resolve().parents[2] / ".build" / "collections"
-
-
-def wait_for(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(0.2)
-
-
-def unique_namespace(request, prefix: str = "") -> str:
-    stem = re.sub(r"[^a-z0-9-]+", "-", (prefix or request.node.name).lower()).strip("-")[:40].strip("-")
-    return "%s-%s" % (stem, uuid.uuid4().hex[:6])
-
-
-class Writes:
-    """Write requests of this collection's client to one namespace, from the API server's audit log
-    (other tests running at the same time write elsewhere)."""
-
-    def __init__(self, cluster, namespace: str):
-        self.cluster = cluster
-        self.namespace = namespace
-        self.start = len(cluster.audit_events())
-
-    def __call__(self) -> list:
-        out = []
-        for event in self.cluster.audit_events()[self.start:]:
-            ref = event.get("objectRef") or {}
-            if not str(event.get("userAgent", "")).startswith("continuouspipe.kubernetes"):
-                continue
-            if ref.get("namespace") == self.namespace or (
-                    ref.get("resource") == "namespaces" and ref.get("name") == self.namespace):
-                out.append((event.get("verb"), event.get("requestURI")))
-        return out
-
-
-@pytest.fixture
-def call(cluster, tmp_path):
-    """Run a module of the collection the way Ansible runs it on the target; return its result."""
-
-    def run(args: dict, module: str = "environment", check: bool = False, diff: bool = False) -> dict:
-        args = dict(args)
-        args.setdefault("kubeconfig", cluster.kubeconfig)
-        args.setdefault("context", cluster.context)
-        path = tmp_path / ("args-%s.json" % uuid.uuid4().hex[:8])
-        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}))
-        env = {key: value for key, value in os.environ.items() if not key.startswith("K8S_AUTH_")}
-        env["PYTHONPATH"] = str(COLLECTIONS)
-        proc = subprocess.run(
-            [sys.executable, "-m", "ansible_collections.continuouspipe.kubernetes.plugins.modules." + module, str(path)],
-            capture_output=True, text=True, env=env, timeout=600, check=False)
-        try:
-            return json.loads(proc.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise AssertionError("module %s printed no result (exit %s):\n%s\n%s" % (
-                module, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-
-    return run
+@pytest.fixture(name="call")
+def environment_module(call):
+    """conftest's ``call`` for the environment module: ``call(args, check=False, diff=False)``."""
+    return call.bind("environment")
 
 
 @pytest.fixture
@@ -123,7 +65,7 @@ def release(cluster, name):
 # state: present
 
 
-def test_present_creates_the_namespace_then_changes_nothing(call, cluster, kube, name):
+def test_present_creates_the_namespace_then_changes_nothing(call, kube, name, writes):
     checked = call({"name": name, "flow_uuid": FLOW}, check=True, diff=True)
     assert checked["changed"] and checked["action"] == "created", checked
     assert checked["diff"]["before"] == {} and checked["diff"]["after"]["name"] == name
@@ -137,14 +79,14 @@ def test_present_creates_the_namespace_then_changes_nothing(call, cluster, kube,
     assert created["namespace"]["managed_by"] == "continuouspipe.kubernetes"
     assert expected.items() <= created["diff"]["after"]["labels"].items()
 
-    writes = Writes(cluster, name)
+    writes.start()
     again = call({"name": name, "flow_uuid": FLOW}, diff=True)
     assert not again["changed"] and again["action"] == "unchanged", again
     assert again["diff"]["before"] == again["diff"]["after"]
-    assert writes() == []
+    assert writes.audit_writes(namespace=name) == []
 
 
-def test_present_adds_the_missing_labels_and_keeps_continuouspipe_labels(call, cluster, kube, name):
+def test_present_adds_the_missing_labels_and_keeps_continuouspipe_labels(call, cluster, kube, name, writes):
     """A namespace ContinuousPipe created (its labels, another flow) is reused and completed."""
     cluster.kubectl("create", "namespace", name)
     cluster.kubectl("label", "namespace", name, "created-by=continuous-pipe", "continuous-pipe-environment=%s" % name,
@@ -161,9 +103,9 @@ def test_present_adds_the_missing_labels_and_keeps_continuouspipe_labels(call, c
     assert now["team"] == "shop"
     assert now[MANAGED] == "continuouspipe.kubernetes" and now["continuouspipe.io/environment"] == name
 
-    writes = Writes(cluster, name)
+    writes.start()
     assert not call({"name": name, "flow_uuid": FLOW})["changed"]
-    assert writes() == []
+    assert writes.audit_writes(namespace=name) == []
 
 
 def test_present_does_not_take_over_a_namespace_of_another_tool(call, cluster, kube, name):

@@ -7,16 +7,13 @@ JSON arguments file), and once through ansible-playbook.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-COLLECTIONS = Path(__file__).resolve().parents[2] / ".build" / "collections"
+from deploy_helpers import wait_for
+
 FLOW = "5e1f0000-aaaa-4bbb-8ccc-0000000000e1"
 PASSWORD = "hunter2-%s" % uuid.uuid4().hex[:8]
 
@@ -48,62 +45,6 @@ tasks:
 """
 
 
-def wait_for(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(0.25)
-
-
-class Writes:
-    """Write requests of this collection's client to one namespace, from the API server's audit log
-    (other tests running at the same time write elsewhere)."""
-
-    def __init__(self, cluster, namespace: str):
-        self.cluster = cluster
-        self.namespace = namespace
-        self.start = len(cluster.audit_events())
-
-    def __call__(self) -> list:
-        out = []
-        for event in self.cluster.audit_events()[self.start:]:
-            ref = event.get("objectRef") or {}
-            if not str(event.get("userAgent", "")).startswith("continuouspipe.kubernetes"):
-                continue
-            if ref.get("namespace") == self.namespace or (
-                    ref.get("resource") == "namespaces" and ref.get("name") == self.namespace):
-                out.append((event.get("verb"), event.get("requestURI")))
-        return out
-
-
-@pytest.fixture
-def call(cluster, tmp_path):
-    """Run a module of the collection the way Ansible runs it on the target; return its result."""
-
-    def run(module: str, args: dict, check: bool = False, diff: bool = False) -> dict:
-        args = dict(args)
-        args.setdefault("kubeconfig", cluster.kubeconfig)
-        args.setdefault("context", cluster.context)
-        path = tmp_path / ("args-%s.json" % uuid.uuid4().hex[:8])
-        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}))
-        env = {key: value for key, value in os.environ.items() if not key.startswith("K8S_AUTH_")}
-        env["PYTHONPATH"] = str(COLLECTIONS)
-        proc = subprocess.run(
-            [sys.executable, "-m", "ansible_collections.continuouspipe.kubernetes.plugins.modules." + module, str(path)],
-            capture_output=True, text=True, env=env, timeout=900, check=False)
-        try:
-            return json.loads(proc.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise AssertionError("module %s printed no result (exit %s):\n%s\n%s" % (
-                module, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-
-    return run
-
-
 @pytest.fixture
 def deployed(cluster, call, tmp_path):
     """The PROJECT deployed by the deploy module into a fresh environment; yields (namespace, source args)."""
@@ -133,11 +74,11 @@ def by(items, **match):
     return found[0]
 
 
-def test_an_environment_deployed_by_deploy(call, cluster, deployed):
+def test_an_environment_deployed_by_deploy(call, deployed, writes):
     namespace = deployed[0]
-    writes = Writes(cluster, namespace)
+    writes.start()
     result, env = describe(call, namespace)
-    assert writes() == [], "environment_info wrote to the cluster"
+    assert writes.audit_writes(namespace=namespace) == [], "environment_info wrote to the cluster"
     assert result["changed"] is False
     assert env["managed_by"] == "continuouspipe.kubernetes" and env["flow_uuid"] == FLOW and env["phase"] == "Active"
 

@@ -12,89 +12,24 @@ arguments file), and once through ansible-playbook.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
+from deploy_helpers import wait_for
+
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
 
-COLLECTIONS = Path(__file__).resolve().parents[2] / ".build" / "collections"
-MODULE = "ansible_collections.continuouspipe.kubernetes.plugins.modules.run"
 SECRET = "s3cr3t-%s" % uuid.uuid4().hex[:8]
 
 
-def wait_for(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(0.2)
-
-
-class Writes:
-    """Write requests of this collection's client to one namespace, from the API server's audit log
-    (other tests running at the same time write elsewhere)."""
-
-    def __init__(self, cluster, namespace: str):
-        self.cluster = cluster
-        self.namespace = namespace
-        self.start = len(cluster.audit_events())
-
-    def __call__(self) -> list:
-        out = []
-        for event in self.cluster.audit_events()[self.start:]:
-            ref = event.get("objectRef") or {}
-            if not str(event.get("userAgent", "")).startswith("continuouspipe.kubernetes"):
-                continue
-            if ref.get("namespace") == self.namespace or (
-                    ref.get("resource") == "namespaces" and ref.get("name") == self.namespace):
-                out.append((event.get("verb"), event.get("requestURI")))
-        return out
-
-
-class Runner:
-    """Runs the run module as Ansible does on the target (python module.py args.json)."""
-
-    def __init__(self, cluster, tmp_path: Path):
-        self.cluster = cluster
-        self.tmp_path = tmp_path
-
-    def start(self, args: dict, check: bool = False) -> subprocess.Popen:
-        args = dict(args)
-        args.setdefault("kubeconfig", self.cluster.kubeconfig)
-        args.setdefault("context", self.cluster.context)
-        path = self.tmp_path / ("args-%s.json" % uuid.uuid4().hex[:8])
-        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)}))
-        env = {key: value for key, value in os.environ.items() if not key.startswith("K8S_AUTH_")}
-        env["PYTHONPATH"] = str(COLLECTIONS)
-        return subprocess.Popen([sys.executable, "-m", MODULE, str(path)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env)
-
-    @staticmethod
-    def result(proc: subprocess.Popen, timeout: float = 600) -> dict:
-        stdout, stderr = proc.communicate(timeout=timeout)
-        try:
-            return json.loads(stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise AssertionError("the module printed no result (exit %s):\n%s\n%s" % (
-                proc.returncode, stdout[-3000:], stderr[-3000:]))
-
-    def __call__(self, args: dict, check: bool = False) -> dict:
-        return self.result(self.start(args, check))
-
-
 @pytest.fixture
-def run(cluster, tmp_path):
-    return Runner(cluster, tmp_path)
+def run(call):
+    """conftest's ``call`` for the run module: ``run(args, check=False)``, ``run.start(args)``,
+    ``run.result(proc)``."""
+    return call.bind("run")
 
 
 @pytest.fixture
@@ -179,37 +114,41 @@ def test_the_pod_is_the_one_continuouspipe_ran(run, kube, env_ns):
     wait_for(lambda: gone(kube, env_ns, "run-inspect"), what="pod and secret deleted")
 
 
-def test_a_failed_run_fails_with_its_exit_code_and_is_cleaned_up(run, kube, env_ns):
-    result = run({"namespace": env_ns, "task": "tests", "image": "registry.example/tools:1",
-                  "commands": ["phpunit"], "secret_environment": {"TOKEN": SECRET},
-                  "labels": {"kwok-test/behavior": "fail"}, "annotations": {"kwok-test/exit-code": "3"}})
+def failed_run(run, kube, args: dict, pod_name: str, within: float | None = None) -> dict:
+    """The result of a run that fails (in less than ``within`` seconds), once its pod and secret are deleted."""
+    started = time.monotonic()
+    result = run(args)
     assert result.get("failed"), result
+    if within is not None:
+        assert time.monotonic() - started < within, "it waited for the timeout"
+    wait_for(lambda: gone(kube, args["namespace"], pod_name), what="pod and secret deleted")
+    return result
+
+
+def test_a_failed_run_fails_with_its_exit_code_and_is_cleaned_up(run, kube, env_ns):
+    result = failed_run(run, kube, {"namespace": env_ns, "task": "tests", "image": "registry.example/tools:1",
+                                    "commands": ["phpunit"], "secret_environment": {"TOKEN": SECRET},
+                                    "labels": {"kwok-test/behavior": "fail"},
+                                    "annotations": {"kwok-test/exit-code": "3"}}, "run-tests")
     assert result["phase"] == "Failed" and result["rc"] == 3
     assert "did not end successfully" in result["msg"] and "exit code 3" in result["msg"], result["msg"]
     assert result["cleaned_up"] is True
     assert SECRET not in json.dumps(result)
-    wait_for(lambda: gone(kube, env_ns, "run-tests"), what="pod and secret deleted")
 
 
 def test_a_run_that_does_not_finish_in_time_fails_and_is_deleted(run, kube, env_ns):
-    started = time.monotonic()
-    result = run({"namespace": env_ns, "task": "slow", "image": "registry.example/tools:1", "commands": ["sleep 600"],
-                  "timeout": 4, "annotations": {"kwok-test/complete-after": "600s"}})
-    assert result.get("failed"), result
+    result = failed_run(run, kube, {"namespace": env_ns, "task": "slow", "image": "registry.example/tools:1",
+                                    "commands": ["sleep 600"], "timeout": 4,
+                                    "annotations": {"kwok-test/complete-after": "600s"}}, "run-slow", within=60)
     assert "did not finish within 4s" in result["msg"] and "phase Running" in result["msg"], result["msg"]
     assert result["rc"] is None and result["cleaned_up"] is True
-    assert time.monotonic() - started < 60
-    wait_for(lambda: gone(kube, env_ns, "run-slow"), what="pod deleted")
 
 
 def test_a_pod_that_cannot_start_fails_fast(run, kube, env_ns):
-    started = time.monotonic()
-    result = run({"namespace": env_ns, "task": "pull", "image": "registry.example/missing:1", "commands": ["true"],
-                  "timeout": 300, "labels": {"kwok-test/behavior": "image-pull-error"}})
-    assert result.get("failed"), result
+    result = failed_run(run, kube, {"namespace": env_ns, "task": "pull", "image": "registry.example/missing:1",
+                                    "commands": ["true"], "timeout": 300,
+                                    "labels": {"kwok-test/behavior": "image-pull-error"}}, "run-pull", within=60)
     assert "cannot start" in result["msg"] and "ImagePullBackOff" in result["msg"], result["msg"]
-    assert time.monotonic() - started < 60, "it waited for the timeout"
-    wait_for(lambda: gone(kube, env_ns, "run-pull"), what="pod deleted")
 
 
 def test_a_run_in_progress_with_the_same_name_is_not_touched(run, cluster, kube, env_ns):
@@ -248,14 +187,14 @@ def test_a_finished_leftover_pod_is_replaced(run, cluster, kube, env_ns):
     wait_for(lambda: gone(kube, env_ns, "run-report"), what="pod deleted")
 
 
-def test_check_mode_is_a_server_side_dry_run(run, cluster, kube, env_ns):
-    writes = Writes(cluster, env_ns)
+def test_check_mode_is_a_server_side_dry_run(run, kube, env_ns, writes):
+    writes.start()
     result = run({"namespace": env_ns, "task": "dry", "image": "registry.example/tools:1", "commands": ["true"],
                   "secret_environment": {"TOKEN": SECRET}}, check=True)
     assert not result.get("failed") and result["changed"] is True, result
     assert result["phase"] is None and result["rc"] is None
     assert pod(kube, env_ns, "run-dry") is None and secret(kube, env_ns, "run-dry-env") is None
-    dry = [event[1] for event in writes()]
+    dry = [event[1] for event in writes.audit_writes(namespace=env_ns)]
     assert dry and all("dryRun=All" in uri for uri in dry), dry
     invalid = run({"namespace": env_ns, "task": "dry", "image": "registry.example/tools:1", "commands": ["true"],
                    "labels": {"not a valid key!": "x"}}, check=True)
