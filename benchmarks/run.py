@@ -101,7 +101,7 @@ def render(project: Path, namespace: str) -> list:
     from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import load_from_params
 
     project_model = load_from_params(module_params(project, namespace, ""))
-    options = render_mod.TranslateOptions(namespace=namespace)
+    options = render_mod.TranslateOptions(namespace=namespace, checksum_key=b"benchmark-pod-checksum-key-00032")
     (rendered,) = render_mod.render_tasks(project_model, ["deployment"], options)
     return rendered.objects
 

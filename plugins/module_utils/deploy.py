@@ -13,7 +13,7 @@ import time
 from typing import Optional
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection, engine
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import checksum_key, connection, engine
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.engine import (  # noqa: F401
     DeployError,
     DeployOptions,
@@ -139,11 +139,13 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     deploy_variables = {key: "" if value is None else str(value)
                         for key, value in (params.get("deploy_variables") or {}).items()}
 
-    def translate(addresses=None):
+    def translate(addresses=None, key=None):
         return translate_environment(task, release, TranslateOptions(
-            namespace=namespace, deploy_variables=dict(deploy_variables), public_endpoints=dict(addresses or {})))
+            namespace=namespace, deploy_variables=dict(deploy_variables), public_endpoints=dict(addresses or {}),
+            checksum_key=key or checksum_key.new_key()))
 
-    environment = translate()
+    # A first translation before connecting: a bad definition fails before any request is sent.
+    translate()
     timings["translate"] = round(time.monotonic() - start, 3)
 
     options = deploy_options(params, task.identifier, check_mode, diff)
@@ -154,10 +156,15 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     own = cluster is None
     cluster = cluster or connection.connect(params)
     try:
+        # the key of the pod checksums kept in the environment (a new one on the first deploy)
+        key = checksum_key.load(cluster, namespace, task.identifier)
+        start = time.monotonic()
+        environment = translate(key=key)
+        timings["translate"] = round(timings["translate"] + time.monotonic() - start, 3)
         runner = engine.Engine(cluster, options)
         runner.timings.update(timings)
         try:
-            result = runner.deploy(environment, translate)
+            result = runner.deploy(environment, lambda addresses: translate(addresses, key))
         except DeployError as error:
             error.result.task = task.identifier
             raise

@@ -386,6 +386,20 @@ def port_identifier(service_name: str, port: Union[int, str]) -> str:
     return service_name[: PORT_IDENTIFIER_MAX_LENGTH - len(crc)] + crc
 
 
+def task_slug(task_id: str) -> str:
+    """A task identifier usable inside a DNS-1123 subdomain (hash-suffixed when it had to change)."""
+    slug = re.sub(r"[^a-z0-9.-]+", "-", task_id.lower())
+    slug = re.sub(r"\.{2,}", ".", slug).strip(".-") or "task"
+    if slug != task_id:
+        slug = "%s-%s" % (slug[:200].strip(".-"), hashlib.sha256(task_id.encode("utf-8")).hexdigest()[:6])
+    return slug[:230]
+
+
+def checksum_key_secret_name(task_id: str) -> str:
+    """The Secret holding the key of a deploy task's pod checksums: ``cp-checksum-key.<task>``."""
+    return "cp-checksum-key.%s" % task_slug(task_id)
+
+
 def tls_secret_name(endpoint_name: str, certificate_name: str) -> str:
     """The TLS Secret of an endpoint's SSL certificate: ``<endpoint>-<certificate name>``."""
     return "%s-%s" % (endpoint_name, certificate_name)

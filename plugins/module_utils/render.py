@@ -5,20 +5,40 @@
 
 Layout: ``<output_dir>/<namespace>/<task identifier>.yml``, one multi-document YAML file per deploy
 task (several tasks may share one environment), objects in apply order.
+
+Pod checksums are keyed (``translate/secrets.py``). Where Secret values are masked (results, and
+files unless ``include_secrets``), the checksums are masked too and the key is a throw-away one;
+files with the real values keep their key in the Secret ``cp-checksum-key.<task>`` they contain, and
+the next render reads it back, so rendering again changes nothing and ``kubectl apply`` of the files
+rolls pods only when a secret value really changed.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
+try:
+    import yaml
+except ImportError:  # pragma: no cover - the module reports PyYAML missing
+    yaml = None
+
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.checksum_key import new_key
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import (
+    MASK,
     dump_all,
     masked_all,
+)
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate import labels
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.secrets import (
+    CHECKSUM_KEY_DATA,
+    CHECKSUM_PREFIX,
 )
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
     TranslateOptions,
@@ -42,8 +62,39 @@ class RenderedTask:
             "filter": self.filter,
             "services": [service.identifier for service in self.task.services],
             "file": path,
-            "objects": masked_all(self.objects),
+            "objects": masked_objects(self.objects),
         }
+
+
+def masked_objects(objects) -> list:
+    """Secret values masked, and the pod checksums computed from them."""
+    out = masked_all(objects)
+    for obj in out:
+        template = (obj.get("spec") or {}).get("template") if obj.get("kind") != "Pod" else obj
+        annotations = ((template or {}).get("metadata") or {}).get("annotations") or {}
+        if labels.CHECKSUM in annotations:
+            annotations[labels.CHECKSUM] = CHECKSUM_PREFIX + MASK
+    return out
+
+
+def kept_checksum_key(text: Optional[str], task: str) -> Optional[bytes]:
+    """The checksum key inside a file rendered earlier with the Secret values, if there is one."""
+    if not text or yaml is None:
+        return None
+    name = naming.checksum_key_secret_name(task)
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return None
+    for document in documents:
+        if isinstance(document, dict) and document.get("kind") == "Secret" \
+                and (document.get("metadata") or {}).get("name") == name:
+            try:
+                key = base64.b64decode(str((document.get("data") or {}).get(CHECKSUM_KEY_DATA, "")), validate=True)
+            except (binascii.Error, ValueError):
+                return None
+            return key or None
+    return None
 
 
 def select_deploy_tasks(project: model.Project, names=None) -> List[model.DeployTask]:
@@ -67,8 +118,13 @@ def pending_tasks_context(project: model.Project) -> dict:
             for pipeline in project.pipelines for task in pipeline.tasks}
 
 
-def render_tasks(project: model.Project, names=None, options: Optional[TranslateOptions] = None) -> List[RenderedTask]:
-    """Translate the selected deploy tasks, as a first run would see them (no task has run yet)."""
+def render_tasks(project: model.Project, names=None, options: Optional[TranslateOptions] = None,
+                 checksum_key: Optional[Callable[[model.DeployTask, str], bytes]] = None) -> List[RenderedTask]:
+    """Translate the selected deploy tasks, as a first run would see them (no task has run yet).
+
+    The pod checksum key is ``options.checksum_key``, else ``checksum_key(task, namespace)``, else
+    a throw-away one (fine wherever the checksums are masked).
+    """
     rendered = []
     tasks_context = pending_tasks_context(project)
     for task in select_deploy_tasks(project, names):
@@ -76,17 +132,24 @@ def render_tasks(project: model.Project, names=None, options: Optional[Translate
         if task_options.namespace is None:
             task_options = dataclasses.replace(
                 task_options, namespace=environment_name(task, project.release, tasks_context))
+        if task_options.checksum_key is None:
+            key = checksum_key(task, task_options.namespace) if checksum_key else None
+            task_options = dataclasses.replace(task_options, checksum_key=key or new_key())
         environment = translate_environment(task, project.release, task_options)
         rendered.append(RenderedTask(task, environment.namespace, environment.manifests(), task.filter))
     return rendered
 
 
+def task_path(output_dir: str, namespace: str, task: model.DeployTask) -> str:
+    return os.path.join(output_dir, namespace, "%s.yml" % task.identifier)
+
+
 def task_file(output_dir: str, rendered: RenderedTask) -> str:
-    return os.path.join(output_dir, rendered.namespace, "%s.yml" % rendered.task.identifier)
+    return task_path(output_dir, rendered.namespace, rendered.task)
 
 
 def file_content(rendered: RenderedTask, include_secrets: bool) -> str:
-    objects = rendered.objects if include_secrets else masked_all(rendered.objects)
+    objects = rendered.objects if include_secrets else masked_objects(rendered.objects)
     return dump_all(objects)
 
 

@@ -34,9 +34,20 @@ options:
     description:
       - Write the real values of Secret objects to the files (created with mode 0600).
       - By default Secret values are masked in the files as they always are in the results, so the
-        files are safe to share but their Secrets are not applicable as they are.
+        files are safe to share but their Secrets are not applicable as they are. The pod checksum
+        annotations (C(continuouspipe.io/checksum)), computed from the Secret values, are masked
+        wherever the values are.
     type: bool
     default: false
+  checksum_key:
+    description:
+      - Key of the pod checksums (HMAC-SHA256 over the Secrets a pod references), for files applied
+        with the real Secret values.
+      - By default the key already kept in an earlier file of the task (its Secret
+        C(cp-checksum-key.<task>)) is used again, else a new random one; give a fixed key when the
+        files are rendered afresh for every C(kubectl apply), or every apply would roll the pods
+        that reference Secrets.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -143,22 +154,33 @@ def main():
         tasks=dict(type="list", elements="str"),
         output_dir=dict(type="path"),
         include_secrets=dict(type="bool", default=False),
+        checksum_key=dict(type="str", no_log=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"))
     module.no_log_values.update(secret_values(module.params))
 
+    output_dir = module.params["output_dir"]
+    include_secrets = module.params["include_secrets"]
+    fixed_key = module.params["checksum_key"]
+
+    def checksum_key(task, namespace):
+        if fixed_key:
+            return fixed_key.encode("utf-8")
+        if output_dir and include_secrets:
+            return render.kept_checksum_key(render.read_text(render.task_path(output_dir, namespace, task)),
+                                            task.identifier)
+        return None  # a throw-away key: the checksums are masked
+
     try:
         project = load_from_params(module.params)
-        rendered = render.render_tasks(project, module.params["tasks"])
+        rendered = render.render_tasks(project, module.params["tasks"], checksum_key=checksum_key)
     except ContinuousPipeError as error:
         module.fail_json(msg=str(error))
     for warning in project.warnings:
         module.warn(warning)
 
-    output_dir = module.params["output_dir"]
-    include_secrets = module.params["include_secrets"]
     environments, files, diffs = [], [], []
     for item in rendered:
         path = render.task_file(output_dir, item) if output_dir else None

@@ -5,7 +5,7 @@ import json
 import time
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import engine
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import checksum_key, engine
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
     TranslateOptions,
     translate_environment,
@@ -25,10 +25,10 @@ def task(*services, identifier="app"):
     return model.DeployTask(identifier=identifier, cluster="local", services=tuple(services))
 
 
-def translator(deploy_task, namespace):
+def translator(deploy_task, namespace, key):
     def translate(addresses=None):
         return translate_environment(deploy_task, RELEASE, TranslateOptions(
-            namespace=namespace, public_endpoints=dict(addresses or {})))
+            namespace=namespace, public_endpoints=dict(addresses or {}), checksum_key=key))
     return translate
 
 
@@ -56,7 +56,8 @@ def chain(*hooks):
 def deploy(kube, namespace, deploy_task, **options):
     """Deploy through the engine exactly as the module does (translate again with the addresses)."""
     options.setdefault("poll_interval", 0.25)
-    translate = translator(deploy_task, namespace)
+    # the checksum key kept in the environment, as the module reads it
+    translate = translator(deploy_task, namespace, checksum_key.load(kube, namespace, deploy_task.identifier))
     opts = engine.DeployOptions(task=deploy_task.identifier, namespace=namespace,
                                 release_meta={"code_reference": {"branch": "main", "sha": "abc123"}}, **options)
     return engine.Engine(kube, opts).deploy(translate(), translate)

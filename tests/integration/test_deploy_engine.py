@@ -3,6 +3,7 @@ prune, check mode, diff mode, TLS, secrets. Objects come from the real translato
 from __future__ import annotations
 
 import base64
+import hmac
 import threading
 
 import pytest
@@ -35,7 +36,7 @@ def test_fresh_deploy_creates_everything_and_exports_endpoints(kube, env_namespa
     result = deploy(kube, env_namespace, two_services())
     assert result.changed
     assert actions(result) == {
-        "Namespace/%s" % env_namespace: "created", "Secret/web-secrets": "created",
+        "Namespace/%s" % env_namespace: "created", "Secret/cp-checksum-key.app": "created", "Secret/web-secrets": "created",
         "PersistentVolumeClaim/db-data": "created", "Service/web-public": "created", "Service/db": "created",
         "Deployment/web": "created", "Deployment/db": "created"}
     assert result.services["web"] == {"created": True, "updated": False, "deleted": False, "unchanged": False}
@@ -92,9 +93,11 @@ def test_unchanged_redeploy_makes_zero_write_requests(kube, env_namespace, write
     # audit log holds no write request from our client
     assert writes.metric_writes() == {}
     assert writes.audit_writes() == []
-    # reads: one GET (the Namespace) and one LIST per kind; no per-object GET, no API discovery
+    # reads: one GET of the Namespace, one of the checksum key, and one LIST per kind; no other
+    # per-object GET, no API discovery
     reads = writes.metric_reads()
     assert reads.pop("GET namespaces") == 1
+    assert reads.pop("GET secrets") == 1
     assert set(reads) == {"LIST secrets", "LIST persistentvolumeclaims", "LIST services", "LIST ingresses",
                           "LIST deployments", "LIST pods"}, reads
     assert all(count == 1 for count in reads.values()), reads
@@ -243,6 +246,53 @@ def test_secret_canary_never_leaves_its_secret(kube, env_namespace):
     assert [h for h in holders if not h.startswith("Secret/cp-release.")] == ["Secret/web-secrets"]
     secret = live(kube, "Secret", "web-secrets", env_namespace)
     assert canary not in dump(secret["metadata"])
+
+
+def test_pod_checksum_is_keyed_with_a_key_kept_in_the_environment(kube, env_namespace):
+    import hashlib
+    import json
+
+    result = deploy(kube, env_namespace, two_services(), diff=True)
+    assert actions(result)["Secret/cp-checksum-key.app"] == "created"
+    key_secret = live(kube, "Secret", "cp-checksum-key.app", env_namespace)
+    key = base64.b64decode(key_secret["data"]["key"])
+    assert len(key) == 32
+    data = live(kube, "Secret", "web-secrets", env_namespace)["data"]
+    canonical = json.dumps({"web-secrets": data}, sort_keys=True, separators=(",", ":")).encode()
+    template = live(kube, "Deployment", "web", env_namespace)["spec"]["template"]
+    checksum = template["metadata"]["annotations"]["continuouspipe.io/checksum"]
+    assert checksum == "hmac-sha256:" + hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    assert hashlib.sha256(canonical).hexdigest() not in dump(listed(kube, "Deployment", env_namespace))
+    assert key_secret["data"]["key"] not in dump(result.to_dict(diff=True))
+    # the next deploy reads the key back: same checksum, nothing written (see the zero-writes test)
+    settle(kube)
+    again = deploy(kube, env_namespace, two_services())
+    assert not again.changed
+    # a deleted key is replaced by a new one: the pods referencing Secrets roll once
+    kube.delete(kube.resource("v1", "Secret"), "cp-checksum-key.app", env_namespace)
+    settle(kube)
+    rekeyed = deploy(kube, env_namespace, two_services())
+    assert actions(rekeyed)["Secret/cp-checksum-key.app"] == "created"
+    assert actions(rekeyed)["Deployment/web"] == "updated" and actions(rekeyed)["Deployment/db"] == "unchanged"
+    assert live(kube, "Secret", "cp-checksum-key.app", env_namespace)["data"]["key"] != key_secret["data"]["key"]
+
+
+@pytest.mark.parametrize("node_port_address,expected", [("203.0.113.7", "203.0.113.7"),
+                                                         (None, "unknown-node-address")])
+def test_node_port_endpoint_reports_the_node_address_and_node_ports(kube, env_namespace, node_port_address,
+                                                                    expected):
+    """ContinuousPipe's node-port-address cluster policy: the address given, else unknown-node-address."""
+    web = service("web", ports=(80,), endpoints=(model.Endpoint(name="web-np", type="NodePort"),))
+    result = deploy(kube, env_namespace, task(web), node_port_address=node_port_address)
+    (endpoint,) = result.endpoints
+    assert endpoint["address"] == expected
+    live_ports = live(kube, "Service", "web-np", env_namespace)["spec"]["ports"]
+    assert live(kube, "Service", "web-np", env_namespace)["spec"]["type"] == "NodePort"
+    assert [port["nodePort"] for port in endpoint["ports"]] == [port["nodePort"] for port in live_ports]
+    assert all(30000 <= port["nodePort"] <= 32767 for port in endpoint["ports"])
+    assert result.variables == {"SERVICE_WEB_NP_PUBLIC_ENDPOINT": expected, "ENDPOINT_WEB_NP_PUBLIC_ENDPOINT": expected}
+    container = live(kube, "Deployment", "web", env_namespace)["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "SERVICE_WEB_NP_PUBLIC_ENDPOINT", "value": expected} in container["env"]
 
 
 def test_automatic_tls_certificate_is_generated_once(kube, env_namespace, writes):

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.loader import LoadOptions, load_project
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.render import render_tasks
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.render import TranslateOptions, render_tasks
 
 from test_render_playbook import PLAIN, SECRET, demos  # pylint: disable=import-error
 
@@ -21,7 +21,7 @@ def test_corpus_demo_renders_schema_valid_objects(source_dir, branch):
     release = model.Release("00000000-0000-0000-0000-000000000000",
                             model.CodeReference(branch=branch, sha="0123456789abcdef"))
     project = load_project(source_dir, release, LoadOptions(variables=dict(PLAIN), secret_variables=dict(SECRET)))
-    rendered = render_tasks(project)
+    rendered = render_tasks(project, options=TranslateOptions(checksum_key=b"corpus-schema-checksum-key-00032"))
     objects = [obj for item in rendered for obj in item.objects]
     if not project.deploy_tasks:
         assert not objects

@@ -28,10 +28,10 @@ import datetime
 import gzip
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
 
@@ -81,11 +81,7 @@ class Release(ReleaseInfo):
 
 def secret_name(task: str, number: int) -> str:
     """``cp-release.<task>.v<N>``, the task sanitised to a DNS-1123 subdomain."""
-    slug = re.sub(r"[^a-z0-9.-]+", "-", task.lower())
-    slug = re.sub(r"\.{2,}", ".", slug).strip(".-") or "task"
-    if slug != task:
-        slug = "%s-%s" % (slug[:200].strip(".-"), hashlib.sha256(task.encode("utf-8")).hexdigest()[:6])
-    return "cp-release.%s.v%d" % (slug[:230], number)
+    return "cp-release.%s.v%d" % (naming.task_slug(task), number)
 
 
 def checksum(objects: List[dict]) -> str:

@@ -167,7 +167,7 @@ def _render_pod(ctx: Context, group: workloads.PodGroup) -> _Pod:
                           for index, endpoint in enumerate(group.host.endpoints)]
     out.endpoint_parts.append(services.default_service(ctx, group, pod_ports, bool(group.host.endpoints)))
     out.workload = workloads.workload(ctx, group, workloads.pod_spec(group, containers, pod_volumes),
-                                      secrets.pod_checksum(out.env_secrets))
+                                      secrets.pod_checksum(out.env_secrets, ctx.options.checksum_key))
     return out
 
 
@@ -221,6 +221,8 @@ def translate_environment(task: model.DeployTask, release: model.Release,
     workload_objects = [pod.workload for pod in pods]
 
     objects = [_namespace(ctx)]
+    if any(pod.env_secrets for pod in pods):
+        objects.append(secrets.checksum_key_secret(ctx))
     objects += [secret for pod in pods for secret in pod.env_secrets]
     objects += [secret for part in parts for secret in part.secrets]
     objects += claims

@@ -53,6 +53,7 @@ ROLE_ENDPOINT = "endpoint"
 ROLE_SECRETS = "secrets"
 ROLE_TLS = "tls"
 ROLE_STORAGE = "storage"
+ROLE_CHECKSUM_KEY = "checksum-key"
 
 
 def selector(identifier: str) -> Dict[str, str]:

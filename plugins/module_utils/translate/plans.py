@@ -35,6 +35,10 @@ class TranslateOptions:
     * ``storage_class``: the StorageClass a volume's ``storage_class: default`` maps to; None omits
       ``storageClassName`` so the cluster's default class is used.
     * ``managed_by``: value of ``app.kubernetes.io/managed-by`` on every object.
+    * ``checksum_key``: the secret key (bytes) of the pod checksums, an HMAC-SHA256 over the
+      Secrets a pod references. Required as soon as a pod references a Secret; the deploy stage
+      keeps it in the Secret ``cp-checksum-key.<task>`` of the environment (rendered here too), so
+      the checksums stay the same from one deploy to the next. Never shown by ``repr``.
     """
 
     namespace: Optional[str] = None
@@ -43,6 +47,7 @@ class TranslateOptions:
     ingress_class_annotation: bool = True
     storage_class: Optional[str] = None
     managed_by: str = "continuouspipe.kubernetes"
+    checksum_key: Optional[bytes] = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,9 @@ class EndpointPlan:
     """A public endpoint: an object whose address is waited for and exported (§10.4, §6.5).
 
     ``name`` is the endpoint name (for the implicit LoadBalancer of ``from_external`` the component
-    identifier); ``variables`` the env var names the address is exported as.
+    identifier); ``variables`` the env var names the address is exported as. ``integrations`` are the
+    vendor records ContinuousPipe managed for it (CloudFlare DNS, HttpLabs stack), without their
+    credentials: the apply stage reports them with the address for a later task to act on.
     """
 
     name: str
@@ -99,6 +106,7 @@ class EndpointPlan:
     variables: Tuple[str, ...] = ()
     certificates: Tuple[CertificatePlan, ...] = ()
     notes: Tuple[str, ...] = ()
+    integrations: Tuple[Dict[str, object], ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -114,6 +122,7 @@ class EndpointPlan:
             "variables": list(self.variables),
             "certificates": [certificate.to_dict() for certificate in self.certificates],
             "notes": list(self.notes),
+            "integrations": [dict(integration) for integration in self.integrations],
         }
 
 

@@ -11,15 +11,18 @@
   with ``data: {tls.crt, tls.key}`` — the values are base64 already (§9.8).
 * All Secret values are written base64-encoded under ``data`` (never ``stringData``, which
   server-side apply cannot diff or remove keys from), keys sorted.
-* Pods are immutable (seed concepts): the pod template carries ``continuouspipe.io/checksum``, a
-  sha256 over the data of the Secrets its containers reference, so a changed secret value — which
-  does not change the template itself — still triggers a rolling update.
+* Pods are immutable (seed concepts): the pod template carries ``continuouspipe.io/checksum``, an
+  HMAC-SHA256 over the data of the Secrets its containers reference, so a changed secret value —
+  which does not change the template itself — still triggers a rolling update. The hash is keyed
+  (``TranslateOptions.checksum_key``, kept in the Secret ``cp-checksum-key.<task>``): a plain hash
+  would let whoever may read Deployments, but not Secrets, test guesses of a weak secret offline.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 from typing import Dict, List, Optional
 
@@ -101,10 +104,30 @@ def automatic_secret_name(endpoint: model.Endpoint) -> str:
     return naming.tls_secret_name(endpoint.name, "automatic")
 
 
-def pod_checksum(secrets: List[dict]) -> Optional[str]:
-    """sha256 over the referenced Secrets' names and data, canonical JSON; None when there are none."""
+CHECKSUM_KEY_DATA = "key"
+CHECKSUM_PREFIX = "hmac-sha256:"
+
+
+def pod_checksum(secrets: List[dict], key: Optional[bytes]) -> Optional[str]:
+    """HMAC-SHA256 (``key``) over the referenced Secrets' names and data, canonical JSON; None when
+    the pod references no Secret."""
     if not secrets:
         return None
+    if not key:
+        raise ValueError("TranslateOptions.checksum_key is required: a pod references a Secret")
     canonical = {secret["metadata"]["name"]: secret.get("data", {}) for secret in secrets}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return CHECKSUM_PREFIX + hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def checksum_key_secret(ctx: Context) -> dict:
+    """The Secret ``cp-checksum-key.<task>`` that keeps the key of the pod checksums."""
+    labels_ = labels.common(ctx)
+    labels_[labels.COMPONENT] = labels.ROLE_CHECKSUM_KEY
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": labels.metadata(ctx, naming.checksum_key_secret_name(ctx.task.identifier), labels_),
+        "type": "Opaque",
+        "data": {CHECKSUM_KEY_DATA: base64.b64encode(ctx.options.checksum_key).decode("ascii")},
+    }

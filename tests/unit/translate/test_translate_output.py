@@ -30,6 +30,7 @@ def _everything():
 def test_apply_order():
     assert kinds(_everything()) == [
         ("Namespace", NAMESPACE),
+        ("Secret", "cp-checksum-key.deployment"),
         ("Secret", "web-secrets"),
         ("Secret", "web-public-c"),
         ("PersistentVolumeClaim", "data"),
@@ -61,6 +62,11 @@ def test_our_labels_on_every_object():
         assert obj["metadata"]["namespace"] == NAMESPACE
         assert labels["app.kubernetes.io/managed-by"] == "continuouspipe.kubernetes"
         assert labels["continuouspipe.io/environment"] == NAMESPACE
+        if obj["metadata"]["name"].startswith("cp-checksum-key."):
+            # the task's checksum key belongs to no service
+            assert labels["app.kubernetes.io/component"] == "checksum-key"
+            assert "continuouspipe.io/service" not in labels
+            continue
         service = labels["continuouspipe.io/service"]
         assert labels["app.kubernetes.io/name"] == service
         assert labels["app.kubernetes.io/instance"] == NAMESPACE
@@ -126,7 +132,8 @@ def _imports(path):
 @pytest.mark.parametrize("filename", sorted(f for f in os.listdir(TRANSLATE_DIR) if f.endswith(".py")))
 def test_translate_is_pure_stdlib(filename):
     """No Kubernetes client, no YAML, no I/O modules: stdlib and this collection's module_utils only."""
-    allowed_stdlib = {"__future__", "base64", "binascii", "copy", "dataclasses", "hashlib", "json", "re", "typing"}
+    allowed_stdlib = {"__future__", "base64", "binascii", "copy", "dataclasses", "hashlib", "hmac", "json", "re",
+                      "typing"}
     for module in _imports(os.path.join(TRANSLATE_DIR, filename)):
         if module.startswith("ansible_collections.continuouspipe.kubernetes.plugins.module_utils"):
             assert ".cluster" not in module and "manifests" not in module, module

@@ -68,7 +68,7 @@ def _checksum(rendered, kind="Deployment", name="web"):
 
 def test_checksum_changes_when_a_secret_value_changes():
     first, second = render(_secret_env("one")), render(_secret_env("two"))
-    assert _checksum(first).startswith("sha256:")
+    assert _checksum(first).startswith("hmac-sha256:")
     assert _checksum(first) != _checksum(second)
     # The template is otherwise identical: only the checksum triggers the rollout.
     a = find(first, "Deployment", "web")["spec"]["template"]
@@ -96,7 +96,44 @@ def test_checksum_covers_the_secrets_of_every_container_of_the_pod():
 
 
 def test_bare_pod_checksum_on_the_pod():
-    assert _checksum(render(_secret_env(scalable=False)), "Pod", "web").startswith("sha256:")
+    assert _checksum(render(_secret_env(scalable=False)), "Pod", "web").startswith("hmac-sha256:")
+
+
+def test_checksum_is_keyed_and_the_key_is_kept_in_the_task_secret():
+    """A plain hash of the Secret data would let readers of Deployments test guesses offline."""
+    import hashlib
+    import hmac
+    import json
+
+    key_a, key_b = b"a" * 32, b"b" * 32
+    first = render(_secret_env("hunter2"), options_data={"checksum_key": key_a})
+    again = render(_secret_env("hunter2"), options_data={"checksum_key": key_a})
+    other_key = render(_secret_env("hunter2"), options_data={"checksum_key": key_b})
+    assert _checksum(first) == _checksum(again)
+    assert _checksum(first) != _checksum(other_key)
+    # exactly an HMAC-SHA256 with the key over the canonical {secret name: data}
+    canonical = json.dumps({"web-secrets": find(first, "Secret", "web-secrets")["data"]},
+                           sort_keys=True, separators=(",", ":")).encode()
+    assert _checksum(first) == "hmac-sha256:" + hmac.new(key_a, canonical, hashlib.sha256).hexdigest()
+    # ...and no unkeyed sha256 of it (what the annotation was before) appears anywhere
+    assert hashlib.sha256(canonical).hexdigest() not in dump_all(first.objects)
+    key_secret = find(first, "Secret", "cp-checksum-key.deployment")
+    assert base64.b64decode(key_secret["data"]["key"]) == key_a
+    assert key_secret["metadata"]["labels"]["app.kubernetes.io/component"] == "checksum-key"
+
+
+def test_checksum_key_secret_only_when_a_pod_references_a_secret():
+    assert not [name for kind, name in kinds(render(web())) if name.startswith("cp-checksum-key.")]
+    plain = render(web(), options_data={"checksum_key": None})  # no Secret referenced: no key needed
+    assert ("Deployment", "web") in kinds(plain)
+    with pytest.raises(ValueError, match="checksum_key is required"):
+        render(_secret_env(), options_data={"checksum_key": None})
+
+
+def test_checksum_key_is_not_in_the_options_repr():
+    from translate_fixtures import options
+
+    assert "checksum_key" not in repr(options({"checksum_key": b"k" * 32}))
 
 
 def test_secret_env_name_must_be_a_secret_key():

@@ -73,8 +73,14 @@ def task(data) -> model.DeployTask:
     return build(model.DeployTask, data)
 
 
+CHECKSUM_KEY = b"unit-tests-pod-checksum-key-0032"
+
+
 def options(data=None) -> TranslateOptions:
-    return TranslateOptions(**dict(data or {}))
+    """TranslateOptions of a test; the pod checksums use a fixed test key unless one is given."""
+    data = dict(data or {})
+    data.setdefault("checksum_key", CHECKSUM_KEY)
+    return TranslateOptions(**data)
 
 
 def service(**fields) -> model.Service:
