@@ -35,12 +35,29 @@ class EndpointAddress:
     variables: Tuple[str, ...] = ()
     kind: str = "Service"
     object_name: str = ""
+    integrations: Tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "address": self.address, "ports": list(self.ports)}
         if self.hosts:
             out["hosts"] = list(self.hosts)
+        if self.integrations:
+            out["integrations"] = [dict(integration) for integration in self.integrations]
         return out
+
+
+def integration_warnings(addresses: Dict[str, EndpointAddress]) -> List[str]:
+    """One warning per vendor record ContinuousPipe would have managed itself."""
+    out = []
+    for endpoint in addresses.values():
+        for integration in endpoint.integrations:
+            provider = integration.get("provider")
+            what = "DNS record(s) %s" % ", ".join(integration.get("hostnames") or []) if provider == "cloudflare" \
+                else "proxy stack %s" % (integration.get("incoming") or "")
+            out.append("endpoint %s: the %s %s is not managed by this collection; it is in this result's "
+                       "endpoints[].integrations with the address %s (docs/migration.md shows the task to add)"
+                       % (endpoint.name, provider, what.strip(), endpoint.address))
+    return out
 
 
 def is_public_endpoint_object(obj: dict) -> bool:
@@ -86,6 +103,13 @@ def _service_ports(service: Optional[dict]) -> List[dict]:
 def address_of(plan, service: Optional[dict], ingress: Optional[dict], namespace: str,
                node_port_address: Optional[str] = None) -> Optional[EndpointAddress]:
     """The address of one endpoint from its live objects, or None while it has none."""
+    found = _address_of(plan, service, ingress, namespace, node_port_address)
+    if found is not None:
+        found.integrations = tuple(getattr(plan, "integrations", ()) or ())
+    return found
+
+
+def _address_of(plan, service, ingress, namespace, node_port_address):
     mode = getattr(plan, "address", None) or "load_balancer"
     variables = tuple(getattr(plan, "variables", ()) or ())
     if mode == "internal":

@@ -486,6 +486,7 @@ class Engine:
                 poll=self.options.poll_interval, node_port_address=self.options.node_port_address)
         self.result.endpoints = [found.to_dict() for found in self.addresses.values()]
         self.result.variables = endpoints_mod.variables(self.addresses)
+        self.result.warnings.extend(endpoints_mod.integration_warnings(self.addresses))
 
     def _prune(self, desired_keys) -> None:
         if not self.options.prune or self.namespace_missing:

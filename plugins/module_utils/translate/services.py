@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
@@ -179,6 +179,34 @@ def default_service(ctx: Context, group: PodGroup, ports: List[model.Port], has_
 # Endpoints
 
 
+# what of a vendor block is reported; credentials (authentication, api_key) never are
+CLOUDFLARE_KEYS = ("zone_identifier", "proxied", "ttl", "backend_address")
+HTTPLABS_KEYS = ("project_identifier", "middlewares")
+
+
+def vendor_integrations(endpoint: model.Endpoint, hosts: List[str]) -> Tuple[Dict[str, object], ...]:
+    """CloudFlare DNS record and HttpLabs stack of an endpoint (Appendix C), credentials left out.
+
+    ContinuousPipe called those vendors' APIs itself; here they are handed over, with the address
+    once known, to a later task (community.general.cloudflare_dns, an HttpLabs API call).
+    """
+    out = []
+    zone = endpoint.cloud_flare_zone
+    if zone:
+        record = {"provider": "cloudflare"}
+        record.update({key: zone[key] for key in CLOUDFLARE_KEYS if zone.get(key) is not None})
+        record["hostnames"] = [zone["hostname"]] if zone.get("hostname") else list(hosts)
+        out.append(record)
+    stack = endpoint.httplabs
+    if stack:
+        entry = {"provider": "httplabs"}
+        entry.update({key: stack[key] for key in HTTPLABS_KEYS if stack.get(key) is not None})
+        if stack.get("incoming"):
+            entry["incoming"] = stack["incoming"]
+        out.append(entry)
+    return tuple(out)
+
+
 def render_endpoint(ctx: Context, group: PodGroup, endpoint: model.Endpoint, index: int,
                     ports: List[model.Port]) -> Rendered:
     """Service (+ Ingress + TLS Secrets) of one endpoint (§9.7)."""
@@ -208,6 +236,7 @@ def render_endpoint(ctx: Context, group: PodGroup, endpoint: model.Endpoint, ind
     })
     notes = tuple(_static_ip_notes(endpoint.annotations or {}))
     variables = endpoint_variables(endpoint.name)
+    integrations = vendor_integrations(endpoint, hosts)
 
     if shape.ingress:
         port = backend_port(ports)
@@ -217,7 +246,7 @@ def render_endpoint(ctx: Context, group: PodGroup, endpoint: model.Endpoint, ind
             name=endpoint.name, component=identifier, kind="Ingress", object_name=endpoint.name,
             address=ADDRESS_INGRESS, service_type=shape.service_type,
             ports=({"port": port, "protocol": protocol},), hosts=tuple(hosts), variables=variables,
-            certificates=tuple(generated), notes=notes))
+            certificates=tuple(generated), notes=notes, integrations=integrations))
     else:
         if shape.internal:
             address, internal = ADDRESS_INTERNAL, "%s.%s.svc.cluster.local" % (endpoint.name, ctx.namespace)
@@ -227,7 +256,7 @@ def render_endpoint(ctx: Context, group: PodGroup, endpoint: model.Endpoint, ind
         out.endpoints.append(EndpointPlan(
             name=endpoint.name, component=identifier, kind="Service", object_name=endpoint.name,
             address=address, service_type=shape.service_type, ports=_plan_ports(ports),
-            internal_address=internal, variables=variables, notes=notes))
+            internal_address=internal, variables=variables, notes=notes, integrations=integrations))
     out.notes.extend(notes)
     return out
 

@@ -276,3 +276,33 @@ def test_non_base64_certificate_is_an_error_without_echoing_it():
         render(service)
     assert error.value.key_path == "tasks.deployment.deploy.services.web.endpoints[0].ssl_certificates[0].cert"
     assert "not base64!!" not in str(error.value)
+
+
+def test_vendor_integrations_are_planned_without_their_credentials():
+    """CloudFlare and HttpLabs (ContinuousPipe called their APIs) are handed over, credentials left out."""
+    rendered = render(web(endpoints=[
+        {"name": "dev", "ingress": {"class_name": "nginx", "hosts": ["dev.example.com"]},
+         "cloud_flare_zone": {"zone_identifier": "zone-1", "proxied": True, "ttl": 300,
+                              "authentication": {"email": "ops@example.com", "api_key": "cf-canary-key"}}},
+        {"name": "proxy", "type": "LoadBalancer",
+         "httplabs": {"api_key": "hl-canary-key", "project_identifier": "p-1", "incoming": "web.httplabs.io",
+                      "middlewares": [{"name": "basic_authentication"}]}},
+        {"name": "plain", "type": "LoadBalancer"},
+    ]))
+    plans = {plan.name: plan.to_dict() for plan in rendered.public_endpoints}
+    assert plans["dev"]["integrations"] == [{"provider": "cloudflare", "zone_identifier": "zone-1", "proxied": True,
+                                             "ttl": 300, "hostnames": ["dev.example.com"]}]
+    assert plans["proxy"]["integrations"] == [{"provider": "httplabs", "project_identifier": "p-1",
+                                               "middlewares": [{"name": "basic_authentication"}],
+                                               "incoming": "web.httplabs.io"}]
+    assert plans["plain"]["integrations"] == []
+    text = json.dumps([plan.to_dict() for plan in rendered.public_endpoints]) + json.dumps(rendered.objects)
+    assert "canary-key" not in text and "ops@example.com" not in text
+
+
+def test_cloudflare_record_name_from_record_suffix_wins_over_ingress_hosts():
+    rendered = render(web(endpoints=[
+        {"name": "dev", "ingress": {"class_name": "nginx", "hosts": ["dev.example.com"]},
+         "cloud_flare_zone": {"zone_identifier": "zone-1", "hostname": "feature-x-dev.example.org"}}]))
+    (plan,) = rendered.public_endpoints
+    assert plan.integrations[0]["hostnames"] == ["feature-x-dev.example.org"]
