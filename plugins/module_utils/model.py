@@ -148,7 +148,8 @@ class Endpoint:
 
     ``type`` is None, ``ingress``, ``NodePort``, ``internal`` or anything else (LoadBalancer), as in
     ContinuousPipe (§9.7 of the behaviour note). ``cloud_flare_zone`` and ``httplabs`` are kept as
-    data; the collection does not manage those vendors.
+    data to report (values that came from secret variables masked); the collection does not call
+    those vendors.
     """
 
     name: str

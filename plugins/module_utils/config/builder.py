@@ -48,6 +48,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.php import php_bool, php_string
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import MASK
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.pipelines import TaskOrigins
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.variables import (
     Resolved,
@@ -442,7 +443,7 @@ class _Builder:
                 and endpoint.get("ingress") is None:
             self.error("The cloud_flare_zone needs a record_suffix or a host expression", where,
                        "cloud_flare_zone.record_suffix, cloud_flare_zone.host.expression or an ingress")
-        out = plain(dict(zone))
+        out = plain(dict(zone), mask=MASK)
         hostname = self.host(zone, "record_suffix", where, "cloud_flare_zone record_suffix")
         if hostname is not None:
             out["hostname"] = hostname
@@ -451,7 +452,7 @@ class _Builder:
     def httplabs(self, httplabs: Any, path: Path) -> Optional[Dict[str, Any]]:
         if not isinstance(httplabs, dict):
             return None
-        out = plain(dict(httplabs))
+        out = plain(dict(httplabs), mask=MASK)
         incoming = self.host(httplabs, "record_suffix", path, "httplabs record_suffix")
         if incoming is not None:
             out["incoming"] = incoming

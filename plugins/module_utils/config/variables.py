@@ -57,14 +57,15 @@ class SecretStr(str):
     __slots__ = ()
 
 
-def plain(value: Any) -> Any:
-    """``value`` with every :class:`SecretStr` turned back into ``str`` (for the model)."""
+def plain(value: Any, mask: Optional[str] = None) -> Any:
+    """``value`` with every :class:`SecretStr` turned back into ``str`` (for the model), or replaced
+    by ``mask`` where the model keeps data only to report it (vendor blocks of endpoints)."""
     if isinstance(value, SecretStr):
-        return str.__str__(value)
+        return str.__str__(value) if mask is None else mask
     if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
+        return {key: plain(item, mask) for key, item in value.items()}
     if isinstance(value, list):
-        return [plain(item) for item in value]
+        return [plain(item, mask) for item in value]
     return value
 
 

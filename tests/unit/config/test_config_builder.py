@@ -146,6 +146,24 @@ def test_cloud_flare_needs_a_host(project):
     assert error.message == "The cloud_flare_zone needs a record_suffix or a host expression"
 
 
+def test_vendor_blocks_are_kept_with_secret_values_masked(project):
+    """HttpLabs middlewares may carry secrets (an auth0 client secret): the model keeps only masks."""
+    deploy = _services(project, "web: {specification: {source: {image: a}, ports: [80]}, endpoints: [{name: w, "
+                                "type: internal, httplabs: {api_key: '${HL_KEY}', project_identifier: p, "
+                                "record_suffix: -x.httplabs.net, middlewares: [{name: auth0, config: "
+                                "{client-secret: '${AUTH0_SECRET}', domain: d.example.com}}]}, "
+                                "cloud_flare_zone: {zone_identifier: '${ZONE}', record_suffix: -x.example.com, "
+                                "authentication: {email: e, api_key: '${CF_KEY}'}}}]}",
+                       variables={"ZONE": "zone-1"},
+                       secret_variables={"HL_KEY": "hl-canary", "AUTH0_SECRET": "auth0-canary", "CF_KEY": "cf-canary"})
+    (endpoint,) = deploy.services[0].endpoints
+    assert endpoint.httplabs["middlewares"][0]["config"] == {"client-secret": "********", "domain": "d.example.com"}
+    assert endpoint.httplabs["api_key"] == "********" and endpoint.httplabs["project_identifier"] == "p"
+    assert endpoint.cloud_flare_zone["zone_identifier"] == "zone-1"
+    assert endpoint.cloud_flare_zone["authentication"]["api_key"] == "********"
+    assert "canary" not in repr(endpoint)
+
+
 # -- images ----------------------------------------------------------------------------------------
 
 def test_image_with_repository_and_tag(project):
