@@ -98,11 +98,13 @@ def tasks_context(results, task_ids=None):
     return out
 
 
-def task_filter(expression, release, tasks=None):
+def task_filter(expression, release, tasks=None, changed_files=None):
     """Evaluate a task's ``filter.expression`` (ContinuousPipe context C4) to a boolean.
 
     ``release``: ``{flow_uuid, branch, sha, pull_request: {number, title, labels}}`` (what the
-    pipeline_info module returns); ``tasks``: the output of ``tasks_context``.
+    pipeline_info module returns); ``tasks``: the output of ``tasks_context``; ``changed_files``:
+    the files changed since the last deployment, for ``has_changes_for_files()`` (None: unknown,
+    which answers true as ContinuousPipe did without a previous tide).
     """
     if expression in (None, ""):
         return True
@@ -119,7 +121,10 @@ def task_filter(expression, release, tasks=None):
         pull_request={"number": int(pull_request.get("number") or 0), "title": pull_request.get("title") or "",
                       "labels": list(pull_request.get("labels") or [])},
         tasks=task_objects)
-    functions = {"has_changes_for_files": expressions.has_changes_for_files_function(None)}
+    if changed_files is not None and not isinstance(changed_files, (list, tuple)):
+        raise AnsibleFilterError("task_filter: changed_files must be a list of paths or null")
+    files = None if changed_files is None else [str(path) for path in changed_files]
+    functions = {"has_changes_for_files": expressions.has_changes_for_files_function(files)}
     try:
         value = expressions.evaluate(str(expression), context, functions)
         return expressions.to_bool_filter(value, str(expression))

@@ -21,6 +21,7 @@ import collections
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -175,6 +176,30 @@ def test_check_mode_writes_nothing_anywhere(clusters, tmp_path):
         assert any("dryRun=All" in entry[1] for entry in all_writes(c, namespace, since)), c.name
     assert "dry run only" in output
     assert SECRET not in output
+
+
+@pytest.mark.parametrize("changed,expected", [
+    ("docs/index.md, README.md", "its filter is false"),
+    ("src/Controller/Home.php", "preflight: run tasks are not run in a dry run"),
+])
+def test_changed_files_reach_has_changes_for_files_in_task_filters(clusters, tmp_path, changed, expected):
+    """The changed_files extra var → the role → has_changes_for_files() of a task filter (dry run)."""
+    project = tmp_path / "app"
+    shutil.copytree(APP, project)
+    pipeline = project / "continuous-pipe.yml"
+    text = pipeline.read_text()
+    old = "expression: 'tasks.application.services.web.created or tasks.application.services.web.updated'"
+    assert old in text
+    pipeline.write_text(text.replace(old, "expression: \"has_changes_for_files('src/**')\""))
+    inventory = write_inventory(tmp_path / "it.clusters.yml", clusters)
+    extra = deploy_vars("uat", branch_name("files"), source_dir=str(project), changed_files=changed)
+    output = playbook("deploy.yml", inventory, extra, "--check", "-v").output
+    # -v prints the outcome the role records when it skips a task: find smoke_test's reason
+    header = output.index("TASK [continuouspipe.kubernetes.deploy : Report smoke_test as skipped]")
+    line = next(line for line in output[header:].splitlines() if line.startswith("ok: [gce-eu] => "))
+    outcome = json.loads(line.split(" => ", 1)[1])["ansible_facts"]["deploy_outcome"]
+    (entry,) = [task for task in outcome["tasks"] if task["task"] == "smoke_test"]
+    assert entry["reason"].startswith(expected), entry
 
 
 def test_a_preflight_failure_on_one_cluster_writes_nothing_anywhere(clusters, tmp_path):

@@ -430,6 +430,19 @@ def test_task_filter_reads_earlier_results():
     assert f["task_filter"]("has_changes_for_files('src/**')", RELEASE, tasks) is True
 
 
+def test_task_filter_has_changes_for_files_reads_the_changed_files():
+    f = _filters()
+    tasks = f["tasks_context"]({}, ["app"])
+    expression = "has_changes_for_files(['src/**', 'composer.lock'])"
+    assert f["task_filter"](expression, RELEASE, tasks, ["src/Controller/Home.php"]) is True
+    assert f["task_filter"](expression, RELEASE, tasks, ["composer.lock", "README.md"]) is True
+    assert f["task_filter"](expression, RELEASE, tasks, ["docs/index.md"]) is False
+    assert f["task_filter"](expression, RELEASE, tasks, []) is False
+    assert f["task_filter"](expression, RELEASE, tasks, None) is True  # unknown: as ContinuousPipe
+    with pytest.raises(AnsibleError, match="changed_files must be a list"):
+        f["task_filter"](expression, RELEASE, tasks, "src/a.php")
+
+
 def test_task_filter_errors():
     f = _filters()
     tasks = f["tasks_context"]({}, ["infrastructure"])
