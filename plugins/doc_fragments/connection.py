@@ -74,6 +74,11 @@ options:
       - Groups to impersonate. Falls back to E(K8S_AUTH_IMPERSONATE_GROUPS) (comma-separated).
     type: list
     elements: str
+attributes:
+  platform:
+    support: full
+    platforms: posix
+    description: Runs wherever the task runs (usually the control node); needs the kubernetes Python client there.
 notes:
   - Options given to the task (including through C(module_defaults) and the action group
     C(group/continuouspipe.kubernetes.kubernetes)) always win over E(K8S_AUTH_*) variables. When a task

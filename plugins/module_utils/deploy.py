@@ -23,7 +23,6 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors i
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
     load_from_params,
-    secret_values,
 )
 
 DEPLOY_OPTIONS = dict(
@@ -58,11 +57,6 @@ ROLLBACK_ARGSPEC.update(
     history_limit=dict(type="int", default=10),
     concurrency=dict(type="int", default=8),
 )
-
-
-def sensitive(params: dict) -> list:
-    """Values the modules must keep out of results and logs."""
-    return secret_values(params) + connection.sensitive_values(connection.connection_settings(params))
 
 
 def select_task(project: model.Project, name: Optional[str]) -> model.DeployTask:

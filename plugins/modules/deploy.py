@@ -124,12 +124,7 @@ attributes:
   diff_mode:
     support: full
     description: Shows every created, updated and deleted object before and after, Secret values masked.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs wherever the task runs (usually the control node); needs the kubernetes Python client there.
 requirements:
-  - kubernetes >= 30.1.0 (the official Python client)
   - PyYAML
   - cryptography (only for C(automatic) TLS certificates)
 notes:
@@ -291,29 +286,17 @@ diff:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import deploy as pipeline
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import module_support
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import secret_values
 
 
 def main():
     module = AnsibleModule(argument_spec=pipeline.ARGSPEC, supports_check_mode=True)
-    if not connection.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(connection.KUBERNETES_IMPORT_ERROR))
-    module.no_log_values.update(pipeline.sensitive(module.params))
-
     started = time.monotonic()
-    try:
-        result = pipeline.run(module.params, check_mode=module.check_mode, diff=module._diff)
-    except pipeline.DeployError as error:
-        out = error.result.to_dict(diff=module._diff)
-        out.pop("changed", None)
-        module.fail_json(msg=str(error), changed=error.result.changed, **out)
-    except ContinuousPipeError as error:
-        module.fail_json(msg=str(error), changed=False)
-    out = result.to_dict(diff=module._diff)
+    out = module_support.deploy_result(module, pipeline.run, secrets=secret_values(module.params))
     out["timings"]["total"] = round(time.monotonic() - started, 3)
     module.exit_json(**out)
 

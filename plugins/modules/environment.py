@@ -88,12 +88,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the namespace name and labels before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs wherever the task runs (usually the control node); needs the kubernetes Python client there.
-requirements:
-  - kubernetes >= 30.1.0 (the official Python client)
 notes:
   - ContinuousPipe deleted the CloudFlare records and HttpLabs stacks of an environment before
     deleting it; this collection does not manage those services, so it does not.
@@ -171,10 +165,9 @@ waited:
   sample: 3.2
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment, module_support
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.naming import NamingError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
@@ -186,11 +179,9 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source i
 
 
 def argument_spec() -> dict:
-    spec = dict(connection.CONNECTION_ARGSPEC)
-    spec.update(SOURCE_ARGSPEC)
-    spec.update(
-        source_dir=dict(type="path"),
-        branch=dict(type="str"),
+    return module_support.argument_spec(
+        SOURCE_ARGSPEC,
+        module_support.OPTIONAL_PROJECT,
         name=dict(type="str", aliases=["namespace"]),
         task=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -198,7 +189,6 @@ def argument_spec() -> dict:
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
     )
-    return spec
 
 
 def main():
@@ -208,23 +198,18 @@ def main():
         required_one_of=[("name", "source_dir")],
         required_together=[("source_dir", "branch")],
     )
-    if not connection.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(connection.KUBERNETES_IMPORT_ERROR))
     params = module.params
-    settings = connection.connection_settings(params)
-    module.no_log_values.update(connection.sensitive_values(settings))
-    module.no_log_values.update(secret_values(params))
-
     name = params["name"]
     flow_uuid = params["flow_uuid"]
-    cluster = None
-    try:
+    with module_support.ModuleConnection(module, secret_values(params), errors=(ContinuousPipeError, NamingError),
+                                         name=name) as session:
         if params["source_dir"]:
             flow_uuid = flow_uuid or default_flow_uuid(params["source_dir"])
             if not name:
-                name = environment.project_environment_name(load_from_params(params), params["task"])
+                name = session.failure["name"] = environment.project_environment_name(
+                    load_from_params(params), params["task"])
         labels = environment.namespace_labels(name, flow_uuid)
-        cluster = connection.Cluster.from_settings(settings)
+        cluster = session.connect()
         if params["state"] == "present":
             outcome = environment.ensure_present(
                 cluster, name, labels, check_mode=module.check_mode, force=params["force"],
@@ -235,11 +220,6 @@ def main():
                 cluster, name, force=params["force"], check_mode=module.check_mode, wait=params["wait"],
                 wait_timeout=params["wait_timeout"])
             shown = outcome.before
-    except (ContinuousPipeError, NamingError) as error:
-        module.fail_json(msg=str(error), name=name)
-    finally:
-        if cluster is not None:
-            cluster.close()
 
     for warning in outcome.warnings:
         module.warn(warning)

@@ -68,12 +68,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing to show.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs wherever the task runs (usually the control node); needs the kubernetes Python client there.
-requirements:
-  - kubernetes >= 30.1.0 (the official Python client)
 notes:
   - Reading the release history needs permission to read Secrets in the namespaces (releases are
     Secrets, since they hold the applied objects).
@@ -284,16 +278,13 @@ environments:
       type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment, module_support
 
 
 def argument_spec() -> dict:
-    spec = dict(connection.CONNECTION_ARGSPEC)
-    spec.update(
+    return module_support.argument_spec(
         name=dict(type="str", aliases=["namespace"]),
         label_selectors=dict(type="list", elements="str", default=[]),
         flow_uuid=dict(type="str"),
@@ -301,20 +292,13 @@ def argument_spec() -> dict:
         history=dict(type="bool", default=True),
         history_limit=dict(type="int", default=0),
     )
-    return spec
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not connection.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(connection.KUBERNETES_IMPORT_ERROR))
     params = module.params
-    settings = connection.connection_settings(params)
-    module.no_log_values.update(connection.sensitive_values(settings))
-
-    cluster = None
-    try:
-        cluster = connection.Cluster.from_settings(settings)
+    with module_support.ModuleConnection(module) as session:
+        cluster = session.connect()
         if params["name"]:
             found = cluster.get(cluster.resource("v1", "Namespace"), params["name"])
             namespaces = [found] if found is not None else []
@@ -323,11 +307,6 @@ def main():
         environments = [environment.describe(cluster, namespace, include_drift=params["drift"],
                                              include_history=params["history"], history_limit=params["history_limit"])
                         for namespace in namespaces]
-    except ContinuousPipeError as error:
-        module.fail_json(msg=str(error))
-    finally:
-        if cluster is not None:
-            cluster.close()
     module.exit_json(changed=False, environments=environments)
 
 

@@ -76,12 +76,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows every object that would be changed, Secret values masked.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs wherever the task runs (usually the control node); needs the kubernetes Python client there.
-requirements:
-  - kubernetes >= 30.1.0 (the official Python client)
 seealso:
   - module: continuouspipe.kubernetes.deploy
 """
@@ -146,27 +140,15 @@ diff:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import deploy as pipeline
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import module_support
 
 
 def main():
     module = AnsibleModule(argument_spec=pipeline.ROLLBACK_ARGSPEC, supports_check_mode=True)
-    if not connection.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(connection.KUBERNETES_IMPORT_ERROR))
-    module.no_log_values.update(connection.sensitive_values(connection.connection_settings(module.params)))
-    try:
-        result = pipeline.rollback(module.params, check_mode=module.check_mode, diff=module._diff)
-    except pipeline.DeployError as error:
-        out = error.result.to_dict(diff=module._diff)
-        out.pop("changed", None)
-        module.fail_json(msg=str(error), changed=error.result.changed, **out)
-    except ContinuousPipeError as error:
-        module.fail_json(msg=str(error), changed=False)
-    out = result.to_dict(diff=module._diff)
+    out = module_support.deploy_result(module, pipeline.rollback)
     for key in ("task", "endpoints", "variables", "rolled_back"):
         out.pop(key, None)
     module.exit_json(**out)

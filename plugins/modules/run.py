@@ -150,12 +150,6 @@ attributes:
   diff_mode:
     support: none
     description: A run changes nothing it could show as a diff.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs wherever the task runs (usually the control node); needs the kubernetes Python client there.
-requirements:
-  - kubernetes >= 30.1.0 (the official Python client)
 notes:
   - The output is read from the Kubernetes API (C(pods/log)) once the pod has finished. Clusters that
     serve no logs (kwok, some virtual kubelets) give RV(output=null) and
@@ -289,10 +283,9 @@ message:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import run
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import module_support, run
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.naming import NamingError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
@@ -303,11 +296,9 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source i
 
 
 def argument_spec() -> dict:
-    spec = dict(connection.CONNECTION_ARGSPEC)
-    spec.update(SOURCE_ARGSPEC)
-    spec.update(
-        source_dir=dict(type="path"),
-        branch=dict(type="str"),
+    return module_support.argument_spec(
+        SOURCE_ARGSPEC,
+        module_support.OPTIONAL_PROJECT,
         task=dict(type="str", required=True),
         namespace=dict(type="str"),
         service=dict(type="str"),
@@ -325,7 +316,6 @@ def argument_spec() -> dict:
         tasks_context=dict(type="dict", default={}),
         timeout=dict(type="int", default=3600),
     )
-    return spec
 
 
 def main():
@@ -335,39 +325,29 @@ def main():
         required_one_of=[("namespace", "source_dir")],
         required_together=[("source_dir", "branch")],
     )
-    if not connection.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(connection.KUBERNETES_IMPORT_ERROR))
     params = module.params
-    settings = connection.connection_settings(params)
-    module.no_log_values.update(connection.sensitive_values(settings))
-    module.no_log_values.update(secret_values(params))
-
-    cluster = None
-    try:
-        project = load_from_params(params) if params["source_dir"] else None
-        namespace = params["namespace"] or run.environment_of(project, params["task"], params["service"],
-                                                              params["tasks_context"])
-        cluster = connection.Cluster.from_settings(settings)
-        spec = run.build_spec(
-            params["task"], namespace, project=project, service=params["service"], image=params["image"],
-            commands=params["commands"], environment=params["environment"],
-            secret_environment=params["secret_environment"], volumes=params["volumes"],
-            volume_mounts=params["volume_mounts"], labels=params["labels"], annotations=params["annotations"],
-            service_account=params["service_account"],
-            live_image=lambda service: run.live_image(cluster, namespace, service),
-            endpoint_variables=run.endpoint_addresses(cluster, namespace) if params["endpoint_variables"] else None,
-            flow_uuid=params["flow_uuid"], deploy_variables=params["deploy_variables"])
-        module.no_log_values.update(spec.secret_values())
-        result = run.run(cluster, spec, timeout=params["timeout"], check_mode=module.check_mode, warn=module.warn)
-    except run.RunError as error:
-        module.fail_json(msg=str(error), **error.result)
-    except (ContinuousPipeError, NamingError) as error:
-        module.fail_json(msg=str(error))
-    except (KeyboardInterrupt, run.Interrupted) as error:
-        module.fail_json(msg="interrupted (%s); the pod and its Secret were deleted" % (error or "Ctrl-C"))
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with module_support.ModuleConnection(module, secret_values(params),
+                                         errors=(ContinuousPipeError, NamingError)) as session:
+        try:
+            project = load_from_params(params) if params["source_dir"] else None
+            namespace = params["namespace"] or run.environment_of(project, params["task"], params["service"],
+                                                                  params["tasks_context"])
+            cluster = session.connect()
+            spec = run.build_spec(
+                params["task"], namespace, project=project, service=params["service"], image=params["image"],
+                commands=params["commands"], environment=params["environment"],
+                secret_environment=params["secret_environment"], volumes=params["volumes"],
+                volume_mounts=params["volume_mounts"], labels=params["labels"], annotations=params["annotations"],
+                service_account=params["service_account"],
+                live_image=lambda service: run.live_image(cluster, namespace, service),
+                endpoint_variables=run.endpoint_addresses(cluster, namespace) if params["endpoint_variables"] else None,
+                flow_uuid=params["flow_uuid"], deploy_variables=params["deploy_variables"])
+            module.no_log_values.update(spec.secret_values())
+            result = run.run(cluster, spec, timeout=params["timeout"], check_mode=module.check_mode, warn=module.warn)
+        except run.RunError as error:
+            module.fail_json(msg=str(error), **error.result)
+        except (KeyboardInterrupt, run.Interrupted) as error:
+            module.fail_json(msg="interrupted (%s); the pod and its Secret were deleted" % (error or "Ctrl-C"))
     module.exit_json(changed=True, **result.to_dict())
 
 

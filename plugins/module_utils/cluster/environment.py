@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan, release
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan, release, rollout
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
     ClusterError,
     ContinuousPipeError,
@@ -363,26 +363,6 @@ def _condition(obj: dict, kind: str) -> Optional[dict]:
     return None
 
 
-def _matches(selector: Optional[dict], labels: Dict[str, str]) -> bool:
-    """``matchLabels`` (and the simple ``matchExpressions``) of a label selector."""
-    if not selector:
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and labels.get(key) in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
 def _pod_problems(pods: List[dict]) -> List[str]:
     """Why containers are not running: CrashLoopBackOff, ImagePullBackOff, OOMKilled… (unique, sorted)."""
     found = set()
@@ -406,6 +386,29 @@ def _images(pod_spec: dict) -> List[str]:
     return [container.get("image") for container in (pod_spec or {}).get("containers") or []]
 
 
+def _workload_service(obj: dict, kind: str, pod_spec: Optional[dict], *, desired: int, ready: int, available: int,
+                      updated: int, state: str, pods: List[dict], phase: Optional[str] = None) -> dict:
+    """The entry of one workload; ``pods`` are its own, for its problems."""
+    meta = _meta(obj)
+    entry = {
+        "name": _component(obj) or meta.get("name"),
+        "kind": kind,
+        "object": meta.get("name"),
+        "task": _labels(obj).get(TASK_LABEL),
+        "images": _images(pod_spec),
+        "desired": desired,
+        "ready": ready,
+        "available": available,
+        "updated": updated,
+        "state": state,
+        "is_ready": state in ("ready", "scaled-down"),
+    }
+    if phase is not None:
+        entry["phase"] = phase
+    entry["problems"] = _pod_problems(pods)
+    return entry
+
+
 def _deployment_service(deployment: dict, pods: List[dict]) -> dict:
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
@@ -416,7 +419,8 @@ def _deployment_service(deployment: dict, pods: List[dict]) -> dict:
     updated = status.get("updatedReplicas", 0) or 0
     current = (status.get("observedGeneration") or 0) >= (meta.get("generation") or 0)
     progressing = _condition(deployment, "Progressing") or {}
-    own_pods = [pod for pod in pods if _matches(spec.get("selector"), _labels(pod)) and not _meta(pod).get("deletionTimestamp")]
+    own_pods = [pod for pod in pods
+                if rollout.selector_matches(spec.get("selector"), _labels(pod)) and not _meta(pod).get("deletionTimestamp")]
     if progressing.get("reason") == "ProgressDeadlineExceeded":
         state = "failed"
     elif desired == 0:
@@ -427,70 +431,29 @@ def _deployment_service(deployment: dict, pods: List[dict]) -> dict:
         state = "progressing"
     else:
         state = "unavailable"
-    return {
-        "name": _component(deployment) or meta.get("name"),
-        "kind": "Deployment",
-        "object": meta.get("name"),
-        "task": _labels(deployment).get(TASK_LABEL),
-        "images": _images((spec.get("template") or {}).get("spec")),
-        "desired": desired,
-        "ready": ready,
-        "available": available,
-        "updated": updated,
-        "state": state,
-        "is_ready": state in ("ready", "scaled-down"),
-        "problems": _pod_problems(own_pods),
-    }
+    return _workload_service(deployment, "Deployment", (spec.get("template") or {}).get("spec"), desired=desired,
+                             ready=ready, available=available, updated=updated, state=state, pods=own_pods)
 
 
 def _statefulset_service(statefulset: dict, pods: List[dict]) -> dict:
     spec = statefulset.get("spec") or {}
     status = statefulset.get("status") or {}
-    meta = _meta(statefulset)
     desired = spec.get("replicas", 1)
     ready = status.get("readyReplicas", 0) or 0
     available = status.get("availableReplicas", ready) or 0
-    updated = status.get("updatedReplicas", 0) or 0
-    own_pods = [pod for pod in pods if _matches(spec.get("selector"), _labels(pod))]
+    own_pods = [pod for pod in pods if rollout.selector_matches(spec.get("selector"), _labels(pod))]
     state = "scaled-down" if desired == 0 else ("ready" if ready >= desired and available >= desired else
                                                 ("progressing" if ready else "unavailable"))
-    return {
-        "name": _component(statefulset) or meta.get("name"),
-        "kind": "StatefulSet",
-        "object": meta.get("name"),
-        "task": _labels(statefulset).get(TASK_LABEL),
-        "images": _images((spec.get("template") or {}).get("spec")),
-        "desired": desired,
-        "ready": ready,
-        "available": available,
-        "updated": updated,
-        "state": state,
-        "is_ready": state in ("ready", "scaled-down"),
-        "problems": _pod_problems(own_pods),
-    }
+    return _workload_service(statefulset, "StatefulSet", (spec.get("template") or {}).get("spec"), desired=desired,
+                             ready=ready, available=available, updated=status.get("updatedReplicas", 0) or 0,
+                             state=state, pods=own_pods)
 
 
 def _pod_service(pod: dict) -> dict:
-    meta = _meta(pod)
-    status = pod.get("status") or {}
-    phase = status.get("phase") or "Pending"
-    ready_condition = _condition(pod, "Ready") or {}
-    ready = 1 if ready_condition.get("status") == "True" else 0
-    return {
-        "name": _component(pod) or meta.get("name"),
-        "kind": "Pod",
-        "object": meta.get("name"),
-        "task": _labels(pod).get(TASK_LABEL),
-        "images": _images(pod.get("spec")),
-        "desired": 1,
-        "ready": ready,
-        "available": ready,
-        "updated": 1,
-        "state": phase.lower() if not ready else "ready",
-        "is_ready": bool(ready),
-        "phase": phase,
-        "problems": _pod_problems([pod]),
-    }
+    phase = (pod.get("status") or {}).get("phase") or "Pending"
+    ready = 1 if (_condition(pod, "Ready") or {}).get("status") == "True" else 0
+    return _workload_service(pod, "Pod", pod.get("spec"), desired=1, ready=ready, available=ready, updated=1,
+                             state=phase.lower() if not ready else "ready", pods=[pod], phase=phase)
 
 
 def services(cluster, namespace: str) -> List[dict]:
