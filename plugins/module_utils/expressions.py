@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A safe re-implementation of the Symfony ExpressionLanguage (3.4) that ContinuousPipe evaluates.
 
 ContinuousPipe (CP) evaluates ``condition``, ``expression``, ``filter``, ``environment.name`` and

@@ -277,8 +277,10 @@ def test_pod_checksum_is_keyed_with_a_key_kept_in_the_environment(kube, env_name
     assert live(kube, "Secret", "cp-checksum-key.app", env_namespace)["data"]["key"] != key_secret["data"]["key"]
 
 
-@pytest.mark.parametrize("node_port_address,expected", [("203.0.113.7", "203.0.113.7"),
-                                                         (None, "unknown-node-address")])
+@pytest.mark.parametrize("node_port_address,expected", [
+    ("203.0.113.7", "203.0.113.7"),
+    (None, "unknown-node-address"),
+])
 def test_node_port_endpoint_reports_the_node_address_and_node_ports(kube, env_namespace, node_port_address,
                                                                     expected):
     """ContinuousPipe's node-port-address cluster policy: the address given, else unknown-node-address."""

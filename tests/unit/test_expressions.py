@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Symfony ExpressionLanguage 3.4 subset ContinuousPipe evaluates (reference §6.6).
 
 Expected values and messages were checked against Symfony ExpressionLanguage v3.4.8 itself where

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Finalised configuration ⇒ :mod:`model` objects, for one release.
 
 What ContinuousPipe decided when a tide was created is decided here (``ComponentFactory``,

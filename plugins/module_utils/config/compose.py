@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``docker-compose.yml`` as default configuration of ``build`` and ``deploy`` tasks (behaviour note §5).
 
 Reading (``MergedProjectParser`` + ``V2CompatibilityParser``): ``docker-compose.yml`` at the root of

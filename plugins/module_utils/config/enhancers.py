@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Enhancers: extra partial configurations derived from the raw sources (behaviour note §2.3).
 
 They run on the raw (not yet normalised) documents, in ContinuousPipe's order, and each one

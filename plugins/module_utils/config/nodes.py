@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small re-implementation of the Symfony Config component (3.4) that ContinuousPipe's schema used.
 
 Each configuration file is *normalised* against a tree of nodes, the normalised documents are

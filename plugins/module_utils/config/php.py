@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The few PHP array functions whose behaviour ContinuousPipe's configuration depends on.
 
 ``php_string`` and ``php_bool`` (casts) come from :mod:`expressions`; this module adds

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Variables: resolution and ``${VAR}`` substitution (behaviour note §6.1–§6.4).
 
 Resolution (``ReplaceEnvironmentVariableValues``): variables are read in order; an entry whose

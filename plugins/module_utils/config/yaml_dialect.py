@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """YAML the way ContinuousPipe read it (Symfony Yaml 3.4), on top of PyYAML's safe loader.
 
 Differences with plain ``yaml.safe_load`` that change what a ``continuous-pipe.yml`` means:

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Entry point of the translate stage: one deploy task → the ordered manifests of its environment.
 
     files ──load──▶ model ──translate (here)──▶ manifests + plans ──apply──▶ cluster

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Services and endpoints (behaviour note §9.6, §9.7, §9.8, §10.4).
 
 Default Service (``ServiceTransformer``): when ``from_cluster`` and no endpoint of the component

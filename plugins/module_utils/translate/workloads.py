@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pods, containers and workloads (behaviour note §9.5, §10.3).
 
 * A scalable service becomes an ``apps/v1`` Deployment named after its identifier, selector
