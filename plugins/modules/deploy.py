@@ -250,6 +250,24 @@ endpoints:
       description: The Service's ports (C(name), C(port), C(protocol), C(nodePort)).
       type: list
       elements: dict
+    hosts:
+      description: The host names of an ingress endpoint.
+      type: list
+      elements: str
+      returned: for ingress endpoints with hosts
+    integrations:
+      description:
+        - The CloudFlare DNS records (C(cloud_flare_zone)) and HttpLabs stacks (C(httplabs)) that
+          ContinuousPipe managed for the endpoint, which this collection does not call; one warning
+          is given for each. Credentials are never included, and values that came from secret
+          variables are masked. The P(continuouspipe.kubernetes.endpoint_integrations#filter) filter
+          prepares them for a task such as C(community.general.cloudflare_dns).
+        - C(provider) (C(cloudflare) or C(httplabs)); for CloudFlare C(hostnames), C(zone_identifier)
+          and, as configured, C(proxied), C(ttl), C(backend_address); for HttpLabs
+          C(project_identifier), C(incoming), C(middlewares).
+      type: list
+      elements: dict
+      returned: when the endpoint has a cloud_flare_zone or httplabs block
 variables:
   description: C(SERVICE_<NAME>_PUBLIC_ENDPOINT) and C(ENDPOINT_<NAME>_PUBLIC_ENDPOINT) of the public
     endpoints, for O(deploy_variables) of later deploy tasks.
