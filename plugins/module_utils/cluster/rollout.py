@@ -14,7 +14,10 @@ no old replicas left, ``availableReplicas == replicas``.
 The wait **fails fast** — within a poll or two instead of at the timeout — when the rollout cannot
 succeed by itself:
 
-* the Deployment's ``Progressing`` condition is ``False`` with reason ``ProgressDeadlineExceeded``;
+* the Deployment's ``Progressing`` condition is ``False`` with reason ``ProgressDeadlineExceeded``
+  for its current ReplicaSet (the condition of an earlier revision lingers until the controller sees
+  progress on the new one, e.g. right after a rollback of a rollout that timed out: it is not a failure
+  of this one);
 * a pod of the new revision has a container waiting with ``CrashLoopBackOff``, ``ImagePullBackOff``,
   ``ErrImagePull``, ``CreateContainerConfigError`` or ``InvalidImageName``;
 * a pod of the new revision is ``PodScheduled=False`` with reason ``Unschedulable`` for longer than a
@@ -30,6 +33,7 @@ unless the deploy overrides it).
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -137,6 +141,24 @@ def deployment_status(deployment: dict):
     if (status.get("availableReplicas") or 0) < updated:
         return False, None, "%d of %d updated replicas are available" % (status.get("availableReplicas") or 0, updated)
     return True, None, "successfully rolled out"
+
+
+_TIMED_OUT_REPLICA_SET = re.compile(r'ReplicaSet "([^"]+)" has timed out progressing')
+
+
+def deadline_is_stale(deployment: dict, new_hash: Optional[str]) -> Optional[bool]:
+    """Whether a ProgressDeadlineExceeded condition is about an earlier revision than the current one.
+
+    The condition's message names the ReplicaSet that timed out; the current revision's ReplicaSet is
+    ``<deployment>-<new_hash>``. None when it cannot be told yet (the new ReplicaSet is not known).
+    """
+    progressing = _condition(deployment, "Progressing") or {}
+    found = _TIMED_OUT_REPLICA_SET.search(progressing.get("message") or "")
+    if not found:
+        return False  # a message of another form: trust the condition
+    if new_hash is None:
+        return None
+    return found.group(1) != "%s-%s" % ((deployment.get("metadata") or {}).get("name"), new_hash)
 
 
 def pod_ready(pod: dict) -> bool:
@@ -290,6 +312,9 @@ class Waiter:
         ok, failure, message = deployment_status(deployment)
         if ok:
             return WaitOutcome(target, True, elapsed, message=message)
+        if failure == "ProgressDeadlineExceeded" and deadline_is_stale(
+                deployment, self._new_template_hash(deployment)) is not False:
+            return None  # an earlier revision's deadline (or not known yet): judge again at the next poll
         if failure:
             return WaitOutcome(target, False, elapsed, failure, message,
                                pods=[self._pod_report(pod) for pod in self._new_pods(deployment, pods)
