@@ -19,14 +19,6 @@ except ImportError:  # pragma: no cover - the expressions module ships with the 
     expressions = None
 
 
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def cluster_connection(cluster, credentials=None):
     """Module connection options of a cluster host (``continuouspipe_cluster``), env names resolved now."""
     if not isinstance(cluster, dict) or not isinstance(cluster.get("connection"), dict):
@@ -40,7 +32,7 @@ def cluster_connection(cluster, credentials=None):
         raise AnsibleFilterError("cluster_connection: unknown credential option(s) %s; known: %s"
                                  % (", ".join(unknown), ", ".join(cu.CONNECTION_OPTIONS)))
     try:
-        return cu.resolve_connection(_plain(cluster["connection"]), cluster=cluster.get("name", ""),
+        return cu.resolve_connection(cu.plain(cluster["connection"]), cluster=cluster.get("name", ""),
                                      credentials=credentials)
     except cu.ConnectionError_ as error:
         raise AnsibleFilterError(str(error))
@@ -49,7 +41,7 @@ def cluster_connection(cluster, credentials=None):
 def branch_matches(branch, patterns):
     """True when the branch matches one of the patterns (or there are none)."""
     try:
-        return cu.branch_matches(str(branch), _plain(patterns))
+        return cu.branch_matches(str(branch), cu.plain(patterns))
     except ValueError as error:
         raise AnsibleFilterError("branch_matches: %s" % error)
 
@@ -59,7 +51,7 @@ def rollout_serial(value, default=1):
     if value is None or (isinstance(value, str) and not value.strip()):
         value = default
     try:
-        return cu.normalize_serial(_plain(value))
+        return cu.normalize_serial(cu.plain(value))
     except ValueError as error:
         raise AnsibleFilterError("rollout_serial: %s" % error)
 
@@ -90,7 +82,7 @@ def tasks_context(results, task_ids=None):
     result for deploy tasks). ``task_ids`` lists every task of the pipeline: tasks without a
     successful result answer any service with created/updated/deleted false.
     """
-    results = _plain(results or {})
+    results = cu.plain(results or {})
     out = {}
     for identifier in list(task_ids or []) + [key for key in results if key not in (task_ids or [])]:
         status = _services_status(results.get(identifier))
@@ -110,10 +102,10 @@ def task_filter(expression, release, tasks=None, changed_files=None):
         return True
     if expressions is None:  # pragma: no cover
         raise AnsibleFilterError("task_filter: the expressions module is not available")
-    release = _plain(release or {})
+    release = cu.plain(release or {})
     pull_request = release.get("pull_request") or {}
     task_objects = {}
-    for identifier, entry in _plain(tasks or {}).items():
+    for identifier, entry in cu.plain(tasks or {}).items():
         services = (entry or {}).get("services") if isinstance(entry, dict) else None
         task_objects[identifier] = expressions.deploy_task_context(services)
     context = expressions.tide_context(

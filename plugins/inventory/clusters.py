@@ -145,15 +145,6 @@ def _path(*parts) -> str:
     return out
 
 
-def _plain(value):
-    """Containers as plain dict/list (2.19 hands back tagged copies); scalars untouched."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 class InventoryModule(BaseInventoryPlugin):
     NAME = "continuouspipe.kubernetes.clusters"
 
@@ -204,7 +195,7 @@ class InventoryModule(BaseInventoryPlugin):
             where = _path("clusters", index)
             if not isinstance(entry, dict):
                 self._fail(where, "each cluster must be a mapping with name, provider and connection")
-            entry = _plain(entry)
+            entry = cu.plain(entry)
             name = entry.get("name")
             if not isinstance(name, str) or not HOST_NAME_RE.match(name):
                 self._fail(_path(where, "name"), "a cluster needs a name made of lower-case letters, digits and '-' "
@@ -268,7 +259,7 @@ class InventoryModule(BaseInventoryPlugin):
                 self._fail(where, "the group name %r is reserved" % (name,))
             if name in clusters:
                 self._fail(where, "%r is also the name of a cluster; hosts and groups need distinct names" % name)
-            entry = _plain(entry)
+            entry = cu.plain(entry)
             if isinstance(entry, list):
                 entry = {"clusters": entry}
             if not isinstance(entry, dict):

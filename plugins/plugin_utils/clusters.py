@@ -234,3 +234,12 @@ def normalize_serial(value):
     if items is None:
         raise ValueError(serial_problem(value))
     return items[0] if len(items) == 1 else items
+
+
+def plain(value):
+    """Containers as plain dict/list (Ansible 2.19 hands back tagged copies); scalars untouched."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
