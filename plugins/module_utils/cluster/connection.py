@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
@@ -42,10 +44,29 @@ except ImportError as import_error:  # pragma: no cover - reported by the module
         pass
 
 try:
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError, SSLError
     from urllib3.exceptions import HTTPError as Urllib3HTTPError
 except ImportError:  # pragma: no cover
     class Urllib3HTTPError(Exception):  # type: ignore[no-redef]
         pass
+
+    class ConnectTimeoutError(Urllib3HTTPError):  # type: ignore[no-redef]
+        pass
+
+    class NewConnectionError(Urllib3HTTPError):  # type: ignore[no-redef]
+        pass
+
+    class ReadTimeoutError(Urllib3HTTPError):  # type: ignore[no-redef]
+        pass
+
+    class SSLError(Urllib3HTTPError):  # type: ignore[no-redef]
+        pass
+
+# Answers worth another try: throttled (429), and the 5xx of an API server or load balancer in trouble.
+RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
+# Answers that mean the API server did not act on the request (API Priority and Fairness rejects
+# with 429, an overloaded or starting API server with 503): even a POST can be sent again.
+NOT_PROCESSED_STATUSES = frozenset((429, 503))
 
 
 CONNECTION_ARGSPEC = dict(
@@ -220,6 +241,80 @@ def _load_kubeconfig_file(configuration, settings: dict) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Transient failures
+
+
+@dataclass
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter.
+
+    A failed attempt is tried again after ``uniform(0, min(cap, base * 2**(n-1)))`` seconds (at least
+    what a 429's ``Retry-After`` asks, up to ``cap``), at most ``attempts`` times in all and never
+    beyond ``budget`` seconds since the first attempt.
+    """
+
+    attempts: int = 6
+    base: float = 0.25
+    cap: float = 8.0
+    budget: float = 60.0
+
+    def delay(self, attempt: int, elapsed: float, failure: "_Transient", idempotent: bool) -> Optional[float]:
+        """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
+        if failure.sent and not idempotent:
+            return None
+        if attempt >= self.attempts:
+            return None
+        delay = random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        if failure.retry_after is not None:
+            delay = max(delay, min(self.cap, failure.retry_after))
+        if elapsed + delay > self.budget:
+            return None
+        return delay
+
+
+class _Transient(Exception):
+    """One attempt that may succeed if tried again: ``error`` is what it ended with."""
+
+    def __init__(self, error, sent: bool, timed_out: bool = False, retry_after: Optional[float] = None):
+        super().__init__(str(error))
+        self.cause = error
+        self.sent = sent
+        self.timed_out = timed_out
+        self.retry_after = retry_after
+
+    def summary(self) -> str:
+        if isinstance(self.cause, ClusterError):
+            return "HTTP %s" % self.cause.status
+        return "no answer (timed out)" if self.timed_out else type(self.cause).__name__
+
+    def error(self, name: str, method: str, path: str, attempts: int, elapsed: float) -> ClusterError:
+        """The ClusterError to raise once no further attempt is made."""
+        tries = "after %d attempt%s over %.1fs" % (attempts, "" if attempts == 1 else "s", elapsed)
+        if isinstance(self.cause, ClusterError):
+            if attempts == 1:
+                return self.cause
+            return ClusterError("%s (%s)" % (self.cause, tries), status=self.cause.status, reason=self.cause.reason)
+        if self.timed_out:
+            text = "the API server of %s is unresponsive: %s %s got no answer %s" % (name, method, path, tries)
+        else:
+            text = "cannot reach the API server of %s (%s %s) %s: %s" % (name, method, path, tries, self.cause)
+        if self.sent and attempts == 1 and method == "POST":
+            text += " (the request was sent: whether it took effect is unknown)"
+        return ClusterError(text, status=0, reason="Unreachable")
+
+
+def _retry_after(response) -> Optional[float]:
+    try:
+        value = response.getheader("Retry-After")
+    except Exception:  # pragma: no cover - a response without headers
+        return None
+    try:
+        return max(0.0, float(value)) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
 # Resources
 
 
@@ -270,9 +365,18 @@ class Cluster:
     Thread-safe: one instance is shared by the apply stage's worker pool.
     """
 
-    def __init__(self, configuration, name: str = "", user_agent: str = "continuouspipe.kubernetes"):
+    # (connect, read) seconds of one attempt; a watch or a log read passes its own
+    request_timeout = (10.0, 30.0)
+
+    def __init__(self, configuration, name: str = "", user_agent: str = "continuouspipe.kubernetes",
+                 retry_policy: Optional[RetryPolicy] = None):
         self.configuration = configuration
+        # the retries are ours (RetryPolicy), not urllib3's: it would retry a sent request blindly
+        configuration.retries = False
         self.name = name or configuration.host
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.retries: list = []  # (method, path, what failed) of every attempt that was tried again
+        self._unreachable_until = 0.0  # monotonic time until which requests are not retried
         self.api = k8s_client.ApiClient(configuration)
         self.api.user_agent = user_agent
         self._resources: Dict[Tuple[str, str], Resource] = dict(KNOWN_RESOURCES)
@@ -297,10 +401,14 @@ class Cluster:
     # -- raw requests ------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, query=None, body=None, content_type: str = "application/json",
-                timeout: float = 60.0, raw: bool = False):
+                timeout=None, raw: bool = False, idempotent: Optional[bool] = None):
         """Send one request; return the decoded JSON body (or None). Raises ClusterError.
 
-        With ``raw``, the body as bytes (pod logs are text, not JSON).
+        With ``raw``, the body as bytes (pod logs are text, not JSON). Transient failures are retried
+        (see :class:`RetryPolicy`): a 429 or 503 always (the API server did not act on the request),
+        other 5xx answers and lost connections only when the request is ``idempotent`` (by default:
+        every method but POST). When the retries are exhausted, or the API server does not answer in
+        time, the error has ``status`` 0 and says the API server is unresponsive.
         """
         headers = {"Accept": "*/*" if raw else "application/json", "Content-Type": content_type}
         if self.configuration.username and not self.configuration.api_key:
@@ -310,6 +418,37 @@ class Cluster:
         if isinstance(body, (str, bytes)) and _is_json(content_type):
             # the REST layer serialises JSON bodies itself: give it the object, not its text
             body = json.loads(body)
+        if idempotent is None:
+            idempotent = method != "POST"
+        policy = self.retry_policy
+        attempt, started = 0, time.monotonic()
+        # once the retries of one request were exhausted without an answer, the next requests get one
+        # attempt each until the API server answers again: a failing deploy and its rollback do not
+        # multiply the backoff by every object they touch
+        down = self._unreachable_until > started
+        while True:
+            attempt += 1
+            try:
+                data = self._send(method, path, query_params, headers, body,
+                                  self.request_timeout if timeout is None else timeout)
+                self._unreachable_until = 0.0
+                break
+            except _Transient as failure:
+                delay = None if down else policy.delay(attempt, time.monotonic() - started, failure, idempotent)
+                if delay is None:
+                    error = failure.error(self.name, method, path, attempt, time.monotonic() - started)
+                    if error.status == 0:
+                        self._unreachable_until = time.monotonic() + policy.budget
+                    raise error
+                with self._lock:
+                    self.retries.append((method, path, failure.summary()))
+                time.sleep(delay)
+        if raw:
+            return data or b""
+        return json.loads(data) if data else None
+
+    def _send(self, method, path, query_params, headers, body, timeout) -> bytes:
+        """One attempt: the body of a 2xx answer; raises ClusterError, or _Transient to be retried."""
         try:
             method_, url, header_params, body_, post_params = self.api.param_serialize(
                 method, path, query_params=query_params, header_params=headers, body=body,
@@ -317,16 +456,24 @@ class Cluster:
             response = self.api.call_api(method_, url, header_params=header_params, body=body_,
                                          post_params=post_params, _request_timeout=timeout)
             data = response.read()
-            if not 200 <= response.status <= 299:
-                raise ApiException(http_resp=response)
-        except ApiException as error:
-            raise api_error(error, method, path)
-        except (Urllib3HTTPError, OSError) as error:
+        except SSLError as error:
+            # a certificate that does not verify stays so: no second attempt
             raise ClusterError("cannot reach the API server of %s (%s %s): %s" % (self.name, method, path, error),
-                               status=0)
-        if raw:
-            return data or b""
-        return json.loads(data) if data else None
+                               status=0, reason="Unreachable")
+        except (ConnectTimeoutError, NewConnectionError, ConnectionRefusedError) as error:
+            # never sent: always safe to try again
+            raise _Transient(error=error, sent=False)
+        except (ReadTimeoutError, TimeoutError) as error:  # sent, no answer in time
+            raise _Transient(error=error, sent=True, timed_out=True)
+        except (Urllib3HTTPError, OSError) as error:
+            raise _Transient(error=error, sent=True)
+        if 200 <= response.status <= 299:
+            return data
+        failure = api_error(ApiException(http_resp=response), method, path)
+        if response.status in RETRYABLE_STATUSES:
+            raise _Transient(error=failure, sent=response.status not in NOT_PROCESSED_STATUSES,
+                             retry_after=_retry_after(response))
+        raise failure
 
     # -- resources ---------------------------------------------------------------------------------
 
@@ -390,10 +537,13 @@ class Cluster:
                             body=json.dumps(obj), content_type="application/apply-patch+yaml")
 
     def delete(self, obj_or_resource, name: str = None, namespace: str = None, propagation: str = "Background",
-               dry_run: bool = False) -> bool:
-        """Delete an object; False if it was already gone."""
+               dry_run: bool = False, uid: Optional[str] = None) -> bool:
+        """Delete an object; False if it was already gone. With ``uid``, only that very object (one
+        re-created under the same name since is left alone: False)."""
         resource, name, namespace = self._locate(obj_or_resource, name, namespace)
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
         if dry_run:
             # With a DeleteOptions body the API server ignores the query parameters: a ?dryRun=All
             # next to a body deletes for real. The dry run must be in the body.
@@ -401,7 +551,7 @@ class Cluster:
         try:
             self.request("DELETE", resource.path(name, namespace), body=body)
         except ClusterError as error:
-            if error.status == 404:
+            if error.status == 404 or (uid and error.status == 409):
                 return False
             raise
         return True

@@ -261,6 +261,8 @@ class Waiter:
         self._unschedulable_since: Dict[str, float] = {}
         self._new_hash: Dict[tuple, Optional[str]] = {}
         self.polls = 0
+        self.stalled = 0.0  # seconds the API server took to answer beyond ``slow_answer``, not charged
+        self.slow_answer = 5.0
 
     def wait(self, targets: List[WaitTarget], fail_fast: bool = True) -> List[WaitOutcome]:
         """Wait for all targets; return their outcomes or raise RolloutError with the failures."""
@@ -272,15 +274,21 @@ class Waiter:
         while pending:
             self.polls += 1
             deployments = {}
+            asked = self.clock()
             if any(target.kind == "Deployment" for target in pending):
                 for item in self.cluster.list(deployments_resource, self.namespace):
                     deployments[item["metadata"]["name"]] = item
             pods = self.cluster.list(pods_resource, self.namespace)
             now = self.clock()
+            if now - asked > self.slow_answer:
+                # The API server was too slow to answer (overloaded, frozen, a network stall): the
+                # controllers that roll the workloads out talk to it too, so that time is not charged
+                # to the workloads' timeouts — a workload is never blamed for the API server.
+                self.stalled += now - asked
             failures = []
             still = []
             for target in pending:
-                elapsed = now - start
+                elapsed = now - start - self.stalled
                 if target.kind == "Deployment":
                     outcome = self._check_deployment(target, deployments.get(target.name), pods, elapsed, fail_fast)
                 else:
