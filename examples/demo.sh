@@ -57,14 +57,18 @@ for c in "${clusters[@]}"; do
 done
 ansible-inventory -i "$inventory" --graph
 
+flow=5ea0c0de-0000-4000-8000-00000000d3e0
+
 deploy() {
   local group=$1 t
   t=$(date +%s)
   step "deploying examples/app ($branch) to $group"
   # The database password is a demo value; real ones come from vault or an AWX credential (docs/awx.md).
+  # The flow UUID is the demo project's identity (a checkout of a repository with a remote gets one
+  # from the remote; a copy of the examples may have none).
   # shellcheck disable=SC2086
   ansible-playbook -i "$inventory" playbooks/deploy.yml \
-    -e environment_group="$group" -e source_dir=examples/app -e branch="$branch" \
+    -e environment_group="$group" -e source_dir=examples/app -e branch="$branch" -e flow_uuid="$flow" \
     -e '{"secret_variables": {"DATABASE_PASSWORD": "demo-only-password"}}' ${DEMO_EXTRA:-}
   echo "$group done in $(elapsed "$t")"
 }
@@ -96,4 +100,4 @@ done
 step "done in $(elapsed "$t0"); the clusters stay up: make clusters-down"
 echo "kubeconfigs: ${kubeconfig[*]}"
 echo "again, with a diff:  DEMO_EXTRA=--diff make demo"
-echo "tear the branch down: ansible-playbook -i $inventory playbooks/teardown.yml -e environment_group=production -e source_dir=examples/app -e branch=$branch"
+echo "tear the branch down: ansible-playbook -i $inventory playbooks/teardown.yml -e environment_group=production -e source_dir=examples/app -e branch=$branch -e flow_uuid=$flow"

@@ -45,11 +45,18 @@ options:
         default: []
   flow_uuid:
     description:
-      - ContinuousPipe flow UUID of the project. Default environment names are
-        C(<flow_uuid>-<branch>), so set it to the flow's UUID to keep the namespaces ContinuousPipe
-        created.
-      - When omitted, a UUID derived from the name of I(source_dir) is used (a name-based UUID, the
-        same on every machine for the same directory name).
+      - ContinuousPipe flow UUID of the project, the project's identity. Default environment names are
+        C(<flow_uuid>-<branch>), and every environment and object the collection writes is recorded as
+        this project's (a project never writes into another project's environment). Set it to the
+        flow's UUID to keep the namespaces ContinuousPipe created.
+      - When omitted, it is derived from the git remote of the checkout (C(origin), followed through a
+        local mirror or AWX's project cache when readable) and the path of I(source_dir) in the
+        repository, so every checkout of one repository is one project and two repositories are never
+        one, whatever their directories are called. When that cannot be told (no git remote; an AWX
+        job in an execution environment), modules that write to a cluster fail and ask for it; set it
+        in the job template or inventory. Earlier versions used the name of I(source_dir), which made
+        every AWX project (checked out in C(project)) one project; to keep the environments they
+        created, set this option to that UUID (the error message shows it).
     type: str
   flow_configuration:
     description:

@@ -4,22 +4,33 @@
 """The deploy and rollback modules' pipeline: load → translate → apply (``cluster.engine``).
 
 ``run(params)`` does what the ``deploy`` module does, without Ansible: select the deploy task, name
-its environment, translate it, connect, and hand the engine the rendered environment plus a way to
+its environment, translate it (a bad definition fails here, before any request), connect, claim the
+environment — create its namespace if missing, check that the project owns it, take its lock
+(``cluster.lock``) — and, holding the lock, hand the engine the rendered environment plus a way to
 translate it again once the public endpoints' addresses are known.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Optional
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import checksum_key, connection, engine
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import (
+    checksum_key,
+    connection,
+    engine,
+    lock,
+    ownership,
+    release as releases,
+)
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.engine import (  # noqa: F401
     DeployError,
     DeployOptions,
     DeployResult,
 )
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError, DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
     load_from_params,
@@ -39,6 +50,9 @@ DEPLOY_OPTIONS = dict(
     deploy_variables=dict(type="dict", default={}),
     tasks_context=dict(type="dict", default={}),
     node_port_address=dict(type="str"),
+    take_over=dict(type="bool", default=False),
+    foreign_fields=dict(type="str", choices=list(engine.FOREIGN_FIELDS_MODES), default="remove"),
+    lock_timeout=dict(type="int", default=lock.DEFAULT_TIMEOUT),
 )
 
 ARGSPEC = dict(SOURCE_ARGSPEC)
@@ -50,6 +64,10 @@ ROLLBACK_ARGSPEC.update(
     namespace=dict(type="str", required=True),
     task=dict(type="str", required=True),
     release=dict(type="int"),
+    flow_uuid=dict(type="str"),
+    take_over=dict(type="bool", default=False),
+    foreign_fields=dict(type="str", choices=list(engine.FOREIGN_FIELDS_MODES), default="remove"),
+    lock_timeout=dict(type="int", default=lock.DEFAULT_TIMEOUT),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int"),
     prune=dict(type="bool", default=True),
@@ -105,7 +123,16 @@ def deploy_options(params: dict, task: str, check_mode: bool, diff: bool) -> Dep
         rollback=params.get("rollback") or "release", prune=params.get("prune", True),
         prune_volumes=bool(params.get("prune_volumes")), history_limit=params.get("history_limit") or 10,
         concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff,
-        node_port_address=params.get("node_port_address"))
+        node_port_address=params.get("node_port_address"), take_over=bool(params.get("take_over")),
+        foreign_fields=params.get("foreign_fields") or "remove")
+
+
+def _namespace_manifest(environment, task: str, project: str) -> Optional[dict]:
+    """The stamped Namespace of a rendered environment (what a missing namespace is created as)."""
+    for obj in environment.objects:
+        if obj.get("kind") == "Namespace":
+            return planning.stamp(obj, task, None, project, ownership.CREATED)
+    return None
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None,
@@ -139,26 +166,37 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
             checksum_key=key or checksum_key.new_key()))
 
     # A first translation before connecting: a bad definition fails before any request is sent.
-    translate()
+    first = translate()
     timings["translate"] = round(time.monotonic() - start, 3)
 
     options = deploy_options(params, task.identifier, check_mode, diff)
     options.namespace = namespace
     options.release_meta = release_meta(release)
+    options.project = release.flow_uuid
     if options_hook is not None:
         options_hook(options)
     own = cluster is None
     cluster = cluster or connection.connect(params)
     try:
-        # the key of the pod checksums kept in the environment (a new one on the first deploy)
-        key = checksum_key.load(cluster, namespace, task.identifier)
         start = time.monotonic()
-        environment = translate(key=key)
-        timings["translate"] = round(timings["translate"] + time.monotonic() - start, 3)
-        runner = engine.Engine(cluster, options)
-        runner.timings.update(timings)
+        verdict = lock.claim_namespace(cluster, namespace, _namespace_manifest(first, task.identifier, options.project),
+                                       options.project, "deploy", take_over=options.take_over, check_mode=check_mode)
+        options.namespace_created = verdict.created
+        timings["claim"] = round(time.monotonic() - start, 3)
+
+        def attempt(held, probe):
+            # the key of the pod checksums kept in the environment (a new one on the first deploy)
+            key = checksum_key.load(cluster, namespace, task.identifier)
+            began = time.monotonic()
+            environment = translate(key=key)
+            runner = engine.Engine(cluster, dataclasses.replace(options, lock=held, probe=probe))
+            runner.timings.update(timings)
+            runner.timings["translate"] = round(timings["translate"] + time.monotonic() - began, 3)
+            return runner.deploy(environment, lambda addresses: translate(addresses, key))
+
         try:
-            result = runner.deploy(environment, lambda addresses: translate(addresses, key))
+            result = _under_lock(cluster, namespace, "deploy", task.identifier, options.project, params,
+                                 check_mode, attempt)
         except DeployError as error:
             error.result.task = task.identifier
             raise
@@ -169,17 +207,91 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     return result
 
 
+def _under_lock(cluster, namespace: str, operation: str, task: str, project: str, params: dict, check_mode: bool,
+                attempt):
+    """``attempt(lock, probe)`` first without the lock, as a probe that stops before its first write
+    (an unchanged environment then costs no write, not even the lock's), then under the lock.
+
+    Check mode never takes the lock; it warns when another run holds it.
+    """
+    if check_mode:
+        result = attempt(lock.NoLock(), False)
+        holder = lock.peek(cluster, namespace)
+        if holder:
+            result.warnings.append("environment %s is being changed by another run (%s): this check may be "
+                                   "outdated" % (namespace, holder))
+        return result
+    if lock.peek(cluster, namespace) is None:
+        try:
+            return attempt(lock.NoLock(), True)
+        except engine.NeedsLock:
+            pass
+    waits = []
+    with lock.EnvironmentLock(cluster, namespace, operation, task=task, project=project,
+                              timeout=_lock_timeout(params), on_wait=waits.append) as held:
+        result = _attempt_holding(attempt, held)
+    result.timings["lock"] = round(held.waited, 3)
+    result.warnings[:0] = waits
+    if held.took_over:
+        result.warnings.append("took over the lock of environment %s from a run that stopped renewing it: %s"
+                               % (namespace, held.took_over))
+    return result
+
+
+def _attempt_holding(attempt, held):
+    try:
+        return attempt(held, False)
+    except DeployError as error:
+        if held.took_over:
+            error.result.warnings.append("took over the lock from a run that stopped renewing it: %s" % held.took_over)
+        raise
+
+
+def _lock_timeout(params: dict) -> float:
+    value = params.get("lock_timeout")
+    return float(lock.DEFAULT_TIMEOUT if value is None else value)
+
+
 def rollback(params: dict, check_mode: bool = False, diff: bool = False, cluster=None) -> DeployResult:
     """Return an environment to a recorded release, as the ``rollback`` module does."""
     options = DeployOptions(
         task=params["task"], namespace=params["namespace"], wait=params.get("wait", True),
         wait_timeout=params.get("wait_timeout"), rollback="none", prune=params.get("prune", True),
         prune_volumes=bool(params.get("prune_volumes")), history_limit=params.get("history_limit") or 10,
-        concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff)
+        concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff,
+        take_over=bool(params.get("take_over")), foreign_fields=params.get("foreign_fields") or "remove")
     own = cluster is None
     cluster = cluster or connection.connect(params)
+    namespace = params["namespace"]
     try:
-        return engine.restore(cluster, params["namespace"], options, params.get("release"))
+        options.project = params.get("flow_uuid") or _recorded_project(cluster, namespace, params["task"])
+        lock.claim_namespace(cluster, namespace, None, options.project, "rollback", take_over=options.take_over,
+                             check_mode=check_mode)
+
+        def attempt(held, probe):
+            runner = engine.Engine(cluster, dataclasses.replace(options, namespace=namespace, lock=held, probe=probe))
+            runner.namespace = namespace
+            return runner.restore(params.get("release"))
+
+        return _under_lock(cluster, namespace, "rollback", params["task"], options.project, params, check_mode, attempt)
     finally:
         if own:
             cluster.close()
+
+
+def _recorded_project(cluster, namespace: str, task: str) -> str:
+    """The project a namespace belongs to, for a rollback that does not say (flow_uuid)."""
+    live = cluster.get(cluster.resource("v1", "Namespace"), namespace)
+    if live is None:
+        raise ClusterError("namespace %s does not exist" % namespace, status=404)
+    owner = ownership.owner_of(live)
+    if owner.project:
+        return owner.project
+    if owner.legacy:
+        # an environment of an earlier version: its releases recorded the flow
+        for info in reversed(releases.list_releases(cluster, namespace, task)):
+            if info.flow_uuid:
+                return info.flow_uuid
+    raise ownership.OwnershipError(
+        "namespace %s records no project this collection wrote (%s); give flow_uuid to say which project it "
+        "belongs to, and take_over: true if it is not yet this project's" % (namespace, owner.describe()))

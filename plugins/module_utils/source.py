@@ -8,14 +8,14 @@ a ``model.Release`` and the loader's ``LoadOptions``.
 """
 from __future__ import annotations
 
-import os
-import uuid
+from typing import List, Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import identity, model
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.loader import (
     LoadOptions,
     load_project,
 )
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 
 SOURCE_ARGSPEC = dict(
     source_dir=dict(type="path", required=True),
@@ -39,19 +39,28 @@ SOURCE_ARGSPEC = dict(
     duplicate_keys=dict(type="str", choices=["first", "error"], default="first"),
 )
 
-# Name-based UUIDs for projects that never had a ContinuousPipe flow.
-FLOW_NAMESPACE = uuid.UUID("6f1c1d2e-5b8a-4c1e-9a57-3c0a7b1e2d40")
+
+def project_identity(params: dict, warnings: Optional[List[str]] = None) -> str:
+    """The project's flow UUID (``identity.flow_uuid``).
+
+    With ``warnings`` (a module that writes nothing to a cluster), a project whose identity cannot be
+    told gets the checkout directory's name-based UUID and a warning; otherwise it is an error naming
+    the ``flow_uuid`` option.
+    """
+    try:
+        return identity.flow_uuid(params["source_dir"], params.get("flow_uuid"))
+    except identity.IdentityError as error:
+        if warnings is None:
+            raise DefinitionError(str(error), ("flow_uuid",), expected="the project's flow UUID")
+        warnings.append("%s. Environment names shown here use %s until then"
+                        % (error, identity.legacy_flow_uuid(params["source_dir"])))
+        return identity.legacy_flow_uuid(params["source_dir"])
 
 
-def default_flow_uuid(source_dir: str) -> str:
-    name = os.path.basename(os.path.normpath(os.path.abspath(source_dir)))
-    return str(uuid.uuid5(FLOW_NAMESPACE, name))
-
-
-def release_from_params(params: dict) -> model.Release:
+def release_from_params(params: dict, warnings: Optional[List[str]] = None) -> model.Release:
     pull_request = params.get("pull_request") or {}
     return model.Release(
-        flow_uuid=params.get("flow_uuid") or default_flow_uuid(params["source_dir"]),
+        flow_uuid=project_identity(params, warnings),
         code_reference=model.CodeReference(
             branch=params["branch"],
             sha=params.get("sha") or "",
@@ -64,8 +73,9 @@ def release_from_params(params: dict) -> model.Release:
     )
 
 
-def load_options_from_params(params: dict) -> LoadOptions:
+def load_options_from_params(params: dict, missing_secrets: str = "error") -> LoadOptions:
     return LoadOptions(
+        missing_secrets=missing_secrets,
         flow_configuration=params.get("flow_configuration"),
         variables=dict(params.get("variables") or {}),
         secret_variables=dict(params.get("secret_variables") or {}),
@@ -76,9 +86,14 @@ def load_options_from_params(params: dict) -> LoadOptions:
     )
 
 
-def load_from_params(params: dict) -> model.Project:
-    """Load the project the module options describe (raises DefinitionError on bad input)."""
-    return load_project(params["source_dir"], release_from_params(params), load_options_from_params(params))
+def load_from_params(params: dict, warnings: Optional[List[str]] = None, missing_secrets: str = "error") -> model.Project:
+    """Load the project the module options describe (raises DefinitionError on bad input).
+
+    ``warnings``: see :func:`project_identity`. ``missing_secrets="mask"``: encrypted values without
+    their ``secret_variables`` stand masked (for modules that only need names).
+    """
+    return load_project(params["source_dir"], release_from_params(params, warnings),
+                        load_options_from_params(params, missing_secrets))
 
 
 def secret_values(params: dict) -> list:

@@ -27,9 +27,27 @@ description:
     C(cp-release.<task>.v<N>) in the namespace); see M(continuouspipe.kubernetes.rollback).
   - Objects the task deployed before and no longer renders are deleted (O(prune)); ContinuousPipe
     never deleted anything.
-  - All objects are labelled C(continuouspipe.io/task=<task>) and
-    C(app.kubernetes.io/managed-by=continuouspipe.kubernetes) and annotated with
-    C(continuouspipe.io/applied), the sha256 of the applied manifest (Secret data excluded).
+  - All objects are labelled C(continuouspipe.io/task=<task>),
+    C(app.kubernetes.io/managed-by=continuouspipe.kubernetes) and C(continuouspipe.io/project=<flow
+    uuid>), and annotated with C(continuouspipe.io/applied), the sha256 of the applied manifest (Secret
+    data excluded).
+  - "Ownership: an environment belongs to one project (O(flow_uuid)). The module never writes into,
+    prunes in, or overwrites objects of a namespace that belongs to another project, or to nobody this
+    collection knows (created by hand, by another tool, by ContinuousPipe): it stops before the first
+    write, naming the owner. O(take_over) takes over deliberately. Ownership is proven by the API
+    server's C(managedFields) (this collection's field manager wrote the labels), never by labels
+    alone: an object someone else labelled like ours is neither pruned nor believed."
+  - "One writer per environment: a run that has something to write takes the environment's lock, a
+    C(coordination.k8s.io/v1) Lease C(continuouspipe-lock) renewed while it runs. A second run waits
+    for it (O(lock_timeout)), then fails naming the holder and since when. A lock whose holder
+    stopped renewing it (a killed run) is taken over once stale (30 seconds). An unchanged rerun
+    takes no lock and writes nothing."
+  - "Write-ahead release record: the release is recorded as C(pending) before the first write, then
+    C(deployed) or C(failed). A run that finds a pending release (an interrupted run) completes it
+    (waits for every workload) or replaces it, and says so in a warning."
+  - Requests that fail transiently (HTTP 429 honouring C(Retry-After), 5xx, lost connections) are
+    retried with bounded exponential backoff and jitter when they are safe to repeat; an API server
+    that does not answer is reported as unresponsive, never as a workload failure.
 author:
   - ContinuousPipe for Ansible maintainers (@continuouspipe)
 extends_documentation_fragment:
@@ -116,6 +134,32 @@ options:
       - Address reported for NodePort endpoints (ContinuousPipe's C(node-port-address) cluster
         policy). Without it they are reported as C(unknown-node-address).
     type: str
+  take_over:
+    description:
+      - Deploy into a namespace, or over objects, that do not belong to this project (another
+        project's, ContinuousPipe's, created by hand or by another tool). They become this project's;
+        an existing namespace taken over is recorded as adopted, and a teardown then deletes only what
+        the project wrote in it. A warning names what was taken over.
+      - Needed once to move an environment ContinuousPipe created to this collection.
+    type: bool
+    default: false
+  foreign_fields:
+    description:
+      - Fields of a Deployment's pod template that other field managers set and the release does not
+        (an env var added with C(kubectl set env)), which server-side apply would leave in place.
+      - V(remove) puts the release's pod template back exactly (the pods are rolled once).
+        V(fail) stops before any write, naming the fields and who set them. V(keep) leaves them.
+      - The annotation C(kubectl.kubernetes.io/restartedAt) of C(kubectl rollout restart) is always
+        kept.
+    type: str
+    choices: [remove, fail, keep]
+    default: remove
+  lock_timeout:
+    description:
+      - Seconds to wait for the environment's lock when another deploy, rollback or teardown holds it.
+        V(0) fails at once.
+    type: int
+    default: 600
 attributes:
   check_mode:
     support: full

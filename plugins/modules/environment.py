@@ -15,13 +15,23 @@ description:
     C(continuouspipe.io/environment)). An existing namespace is reused; labels it lacks are added,
     ContinuousPipe's labels are never changed. A second run sends no write request.
   - With O(state=absent) the namespace and everything in it is deleted, and the module waits until
-    it is gone. A namespace already being deleted, or already gone, is not an error.
+    it is gone. A namespace already being deleted, or already gone, is not an error. The
+    environment's lock is taken first (a C(coordination.k8s.io) Lease named
+    C(continuouspipe-lock), see the collection's docs/reliability.md), so a teardown never runs in
+    the middle of a deploy. In a namespace this collection adopted (an existing namespace taken over
+    with O(force) or the deploy module's C(take_over)) only the objects the project wrote are
+    deleted; the namespace stays.
+  - Ownership is proven, not read off labels. An environment belongs to the project whose
+    C(continuouspipe.io/project) label this collection's field manager wrote (the namespace's
+    C(managedFields)). A namespace of another project, or one labelled by hand, is refused unless
+    O(force=true); deleting a namespace of a project needs that project (O(flow_uuid), or O(source_dir)
+    and O(branch)).
+  - No secret value is needed. Encrypted values of C(continuous-pipe.yml) stand masked when
+    O(secret_variables) does not give them (environment names never need them).
   - The environment is named directly with O(name), or computed from the project like the deploy
     module does (O(source_dir), O(branch), O(flow_uuid) and the O(task)'s C(environment.name)
     expression).
-  - A namespace that is neither labelled as managed by this collection nor created by ContinuousPipe
-    is never deleted unless O(force=true). C(default), C(kube-system), C(kube-public) and
-    C(kube-node-lease) are never deleted.
+  - C(default), C(kube-system), C(kube-public) and C(kube-node-lease) are never deleted.
 author:
   - ContinuousPipe for Ansible maintainers (@continuouspipe)
 extends_documentation_fragment:
@@ -46,11 +56,18 @@ options:
     default: present
   force:
     description:
-      - With O(state=absent), delete the namespace even though it is not labelled as an environment.
-      - With O(state=present), add this collection's labels to a namespace labelled as managed by
-        another tool (C(app.kubernetes.io/managed-by)).
+      - With O(state=absent), delete the namespace even though it is not this project's environment
+        (another project's, created by ContinuousPipe or by hand), and all of an adopted namespace.
+      - With O(state=present), take over a namespace that is not this project's (it is recorded as
+        adopted).
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - With O(state=absent), how many seconds to wait for the environment's lock when a deploy,
+        rollback or teardown holds it; then the module fails naming the holder.
+    type: int
+    default: 600
   wait:
     description:
       - With O(state=absent), wait until the namespace is gone (its content deleted and its finalizers
@@ -77,9 +94,10 @@ options:
   flow_uuid:
     description:
       - ContinuousPipe flow UUID of the project, for the default environment name
-        (C(<flow_uuid>-<branch>)) and the C(flow) label.
-      - With O(source_dir) and without this option, a UUID derived from the name of O(source_dir) is
-        used. With only O(name), the namespace gets no C(flow) label.
+        (C(<flow_uuid>-<branch>)), the C(flow) label, and the project the environment belongs to.
+      - With O(source_dir) and without this option, it is derived from the checkout's git remote (see
+        the deploy module). With only O(name), the namespace is not recorded as any project's, and a
+        namespace that belongs to a project is only deleted when this option names that project.
     type: str
 attributes:
   check_mode:
@@ -172,8 +190,8 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors i
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.naming import NamingError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
-    default_flow_uuid,
     load_from_params,
+    project_identity,
     secret_values,
 )
 
@@ -188,6 +206,7 @@ def argument_spec() -> dict:
         force=dict(type="bool", default=False),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
+        lock_timeout=dict(type="int", default=600),
     )
 
 
@@ -204,21 +223,22 @@ def main():
     with module_support.ModuleConnection(module, secret_values(params), errors=(ContinuousPipeError, NamingError),
                                          name=name) as session:
         if params["source_dir"]:
-            flow_uuid = flow_uuid or default_flow_uuid(params["source_dir"])
+            flow_uuid = project_identity(params)
             if not name:
+                # names never need secret values: encrypted ones stand masked when not given
                 name = session.failure["name"] = environment.project_environment_name(
-                    load_from_params(params), params["task"])
+                    load_from_params(dict(params, flow_uuid=flow_uuid), missing_secrets="mask"), params["task"])
         labels = environment.namespace_labels(name, flow_uuid)
         cluster = session.connect()
         if params["state"] == "present":
             outcome = environment.ensure_present(
                 cluster, name, labels, check_mode=module.check_mode, force=params["force"],
-                wait=params["wait"], wait_timeout=params["wait_timeout"])
+                wait=params["wait"], wait_timeout=params["wait_timeout"], project=flow_uuid)
             shown = outcome.after
         else:
             outcome = environment.delete(
                 cluster, name, force=params["force"], check_mode=module.check_mode, wait=params["wait"],
-                wait_timeout=params["wait_timeout"])
+                wait_timeout=params["wait_timeout"], project=flow_uuid, lock_timeout=params["lock_timeout"])
             shown = outcome.before
 
     for warning in outcome.warnings:

@@ -174,7 +174,8 @@ def main():
     module.no_log_values.update(secret_values(module.params))
 
     try:
-        project = load_from_params(module.params)
+        # planning needs no secret value: encrypted ones stand masked when not given
+        project = load_from_params(module.params, missing_secrets="mask")
     except ContinuousPipeError as error:
         module.fail_json(msg=str(error))
 

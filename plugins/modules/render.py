@@ -173,12 +173,14 @@ def main():
                                             task.identifier)
         return None  # a throw-away key: the checksums are masked
 
+    identity_warnings = []
     try:
-        project = load_from_params(module.params)
+        # rendering writes nothing to a cluster: an unknown project identity is only a warning here
+        project = load_from_params(module.params, warnings=identity_warnings)
         rendered = render.render_tasks(project, module.params["tasks"], checksum_key=checksum_key)
     except ContinuousPipeError as error:
         module.fail_json(msg=str(error))
-    for warning in project.warnings:
+    for warning in identity_warnings + list(project.warnings):
         module.warn(warning)
 
     environments, files, diffs = [], [], []

@@ -20,7 +20,10 @@ description:
     current one. Rolling back to the release the environment already runs changes nothing.
   - Unlike C(kubernetes.core.k8s_rollback) it returns every object of the task at once (Services,
     Ingresses, Secrets, workloads), to any recorded release, and it does not touch annotations it
-    does not own.
+    does not own. Pod templates are restored exactly, fields other field managers added (C(kubectl set
+    env)) are removed (O(foreign_fields)).
+  - It takes the environment's lock like M(continuouspipe.kubernetes.deploy) (only when there is
+    something to write) and refuses an environment of another project unless O(take_over).
 author:
   - ContinuousPipe for Ansible maintainers (@continuouspipe)
 extends_documentation_fragment:
@@ -69,6 +72,28 @@ options:
       - How many objects of one phase are applied at the same time.
     type: int
     default: 8
+  flow_uuid:
+    description:
+      - The project the environment belongs to. Default is the project recorded on the namespace (or,
+        for an environment of an earlier version, in its releases).
+    type: str
+  take_over:
+    description:
+      - Roll back an environment that belongs to another project, or to nobody this collection knows.
+    type: bool
+    default: false
+  foreign_fields:
+    description:
+      - Fields of a pod template set by other field managers, which the release does not hold -
+        V(remove) them (default), V(fail), or V(keep) them. See M(continuouspipe.kubernetes.deploy).
+    type: str
+    choices: [remove, fail, keep]
+    default: remove
+  lock_timeout:
+    description:
+      - Seconds to wait for the environment's lock when another run holds it.
+    type: int
+    default: 600
 attributes:
   check_mode:
     support: full

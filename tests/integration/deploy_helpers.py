@@ -58,8 +58,10 @@ def deploy(kube, namespace, deploy_task, **options):
     options.setdefault("poll_interval", 0.25)
     # the checksum key kept in the environment, as the module reads it
     translate = translator(deploy_task, namespace, checksum_key.load(kube, namespace, deploy_task.identifier))
+    options.setdefault("project", RELEASE.flow_uuid)
     opts = engine.DeployOptions(task=deploy_task.identifier, namespace=namespace,
-                                release_meta={"code_reference": {"branch": "main", "sha": "abc123"}}, **options)
+                                release_meta={"code_reference": {"branch": "main", "sha": "abc123"},
+                                              "flow_uuid": RELEASE.flow_uuid}, **options)
     return engine.Engine(kube, opts).deploy(translate(), translate)
 
 

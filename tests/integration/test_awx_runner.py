@@ -24,6 +24,7 @@ import base64
 import json
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 
@@ -65,12 +66,24 @@ def multi_cluster_kubeconfig(clusters) -> dict:
 
 def private_data_dir(base, inventory: dict, envvars: dict, extravars: dict, files=None) -> str:
     pdd = base / "pdd"
-    for sub in ("project", "inventory", "env"):
+    for sub in ("inventory", "env"):
         (pdd / sub).mkdir(parents=True, exist_ok=True)
+    # AWX's layout: the project cache is a clone of the SCM URL; each job's project/ is a shallow clone
+    # of that cache (file://), so the job's own origin is the cache, which leads to the real remote.
+    cache = base / "awx" / "projects" / "_8__shop"
+    cache.mkdir(parents=True, exist_ok=True)
     for name in ("continuous-pipe.yml", "docker-compose.yml"):
-        shutil.copy(os.path.join(APP, name), pdd / "project" / name)
-    (pdd / "project" / "deploy.yml").write_text(
+        shutil.copy(os.path.join(APP, name), cache / name)
+    (cache / "deploy.yml").write_text(
         "---\n- name: Deploy\n  ansible.builtin.import_playbook: continuouspipe.kubernetes.deploy\n")
+    git = ["git", "-c", "user.email=awx@example.com", "-c", "user.name=awx"]
+    if not (cache / ".git").exists():
+        for command in (["init", "-q"], ["remote", "add", "origin", "https://git.example.com/acme/shop.git"],
+                        ["add", "-A"], ["commit", "-q", "-m", "shop"]):
+            subprocess.run(git + command, cwd=cache, check=True, capture_output=True)
+    if not (pdd / "project").exists():
+        subprocess.run(git + ["clone", "-q", "--depth", "1", cache.as_uri(), str(pdd / "project")], check=True,
+                       capture_output=True)
     (pdd / "inventory" / "clusters.clusters.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
     for name, content in (files or {}).items():
         path = pdd / "env" / name

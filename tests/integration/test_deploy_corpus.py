@@ -22,6 +22,8 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source i
 DEMOS = ("demo-symfony", "demo-laravel", "demo-drupal8", "php-example", "flex-skeleton", "documentation")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|CERT", re.I)
 PEM = base64.b64encode(b"-----BEGIN PLACEHOLDER-----\nAA==\n-----END PLACEHOLDER-----\n").decode()
+# The corpus holds copies of projects, not git checkouts: their identity is given.
+CORPUS_FLOW = "c0a90500-0000-4000-8000-00000000c0de"
 
 
 def projects():
@@ -40,7 +42,7 @@ def placeholders(source_dir: str, branch: str):
     variables, secrets = {}, {}
     for _attempt in range(10):
         params = {"source_dir": source_dir, "branch": branch, "variables": variables, "secret_variables": secrets,
-                  "undefined_variables": "error"}
+                  "undefined_variables": "error", "flow_uuid": CORPUS_FLOW}
         try:
             load_from_params(params)
             return variables, secrets
@@ -64,7 +66,7 @@ def placeholders(source_dir: str, branch: str):
 def deploy_all(kube, source_dir, branch, namespace, variables, secrets, check_unchanged=True):
     """Every deploy task in pipeline order, passing endpoint variables and services to later tasks."""
     base = {"source_dir": source_dir, "branch": branch, "namespace": namespace, "variables": variables,
-            "secret_variables": secrets, "endpoint_timeout": 120, "wait_timeout": 300}
+            "secret_variables": secrets, "endpoint_timeout": 120, "wait_timeout": 300, "flow_uuid": CORPUS_FLOW}
     project = load_from_params(base)
     deploy_variables, context, results = {}, {}, []
     for task in project.deploy_tasks:
@@ -133,7 +135,7 @@ def test_examples_app_through_ansible(ansible, request, _namespaces_to_delete):
     namespace = unique_namespace(request, "example")
     _namespaces_to_delete.append(namespace)
     base = {"source_dir": source_dir, "branch": "main", "namespace": namespace, "variables": variables,
-            "secret_variables": secrets}
+            "secret_variables": secrets, "flow_uuid": CORPUS_FLOW}
     infrastructure = ansible.run("continuouspipe.kubernetes.deploy", dict(base, task="infrastructure"))
     assert not infrastructure.get("failed"), infrastructure.get("msg")
     assert infrastructure["services"]["database"]["created"] is True

@@ -19,7 +19,7 @@ from deploy_helpers import (
 )
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan, release, tls
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership, plan, release, tls
 
 
 def two_services(image="registry.example/web:1", **web):
@@ -149,7 +149,12 @@ def test_drift_made_by_hand_is_corrected(kube, cluster, env_namespace):
 def test_takes_over_objects_created_with_kubectl(kube, cluster, env_namespace):
     cluster.kubectl("create", "namespace", env_namespace)
     cluster.kubectl("-n", env_namespace, "create", "service", "clusterip", "db", "--tcp=5432:5432")
-    result = deploy(kube, env_namespace, two_services())
+    # not this project's: refused before any write, naming who wrote it and the option
+    with pytest.raises(ownership.OwnershipError, match="written by kubectl-create.*take_over: true"):
+        deploy(kube, env_namespace, two_services())
+    assert live(kube, "Deployment", "web", env_namespace) is None
+    result = deploy(kube, env_namespace, two_services(), take_over=True)
+    assert any("taken over" in warning for warning in result.warnings), result.warnings
     assert actions(result)["Service/db"] == "updated"
     svc = live(kube, "Service", "db", env_namespace)
     assert svc["metadata"]["labels"][plan.TASK_LABEL] == "app"

@@ -191,7 +191,9 @@ def test_reset_deletes_the_pods_before_an_update_only(kube, env_namespace, write
     result = deploy(kube, env_namespace, reset("registry.example/web:2"))
     assert actions(result)["Deployment/web"] == "updated"
     verbs = writes.audit_writes()
-    assert verbs[0][0] == "deletecollection" and "labelSelector=component-identifier%3Dweb" in verbs[0][1]
+    # the release is recorded as pending first (write-ahead), then the pods go before the update
+    assert "/secrets/cp-release.app.v2" in verbs[0][1]
+    assert verbs[1][0] == "deletecollection" and "labelSelector=component-identifier%3Dweb" in verbs[1][1]
     assert not old & {pod["metadata"]["uid"] for pod in listed(kube, "Pod", env_namespace)}
 
 
@@ -227,7 +229,7 @@ def test_a_running_pod_of_the_same_name_fails_the_deploy(kube, cluster, env_name
     cluster.kubectl("-n", env_namespace, "wait", "--for=condition=Ready", "pod/console", "--timeout=60s")
     console = service("console", image="registry.example/console:1", ports=(), scalable=False)
     writes.start()
-    error, _seconds = timed(deploy, kube, env_namespace, task(console))
+    error, _seconds = timed(deploy, kube, env_namespace, task(console), take_over=True)
     assert isinstance(error, DeployError)
     assert 'A running pod named "console" was found' in str(error)
     assert "nothing was changed" in str(error) and writes.audit_writes() == []

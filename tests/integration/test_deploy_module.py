@@ -49,8 +49,11 @@ def project(tmp_path):
     return path
 
 
+FLOW = "5e1b2c3d-1111-2222-3333-444455556666"
+
+
 def args(project, namespace, tag="1", cpu="100m", password="pa55-Word", **extra):
-    out = {"source_dir": str(project), "branch": "main", "namespace": namespace,
+    out = {"source_dir": str(project), "branch": "main", "namespace": namespace, "flow_uuid": FLOW,
            "variables": {"TAG": tag, "CPU": cpu}, "secret_variables": {"DB_PASSWORD": password}}
     out.update(extra)
     return out
@@ -143,7 +146,7 @@ def test_secret_canary_appears_nowhere_but_in_its_secret(ansible, project, env_n
 def test_deploy_module_reports_definition_errors_without_touching_the_cluster(ansible, project, env_namespace, kube):
     result = ansible.run("continuouspipe.kubernetes.deploy", {
         "source_dir": str(project), "branch": "main", "namespace": env_namespace, "variables": {"TAG": "1"},
-        "secret_variables": {"DB_PASSWORD": "x"}})
+        "flow_uuid": FLOW, "secret_variables": {"DB_PASSWORD": "x"}})
     assert result.get("failed") and 'undefined variable "CPU"' in result["msg"]
     assert live(kube, "Namespace", env_namespace, None) is None
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import unique_namespace
 from deploy_helpers import wait_for
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment, ownership
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
 
 MODULE = "continuouspipe.kubernetes.environment"
@@ -87,16 +87,21 @@ def test_present_creates_the_namespace_then_changes_nothing(call, kube, name, wr
 
 
 def test_present_adds_the_missing_labels_and_keeps_continuouspipe_labels(call, cluster, kube, name, writes):
-    """A namespace ContinuousPipe created (its labels, another flow) is reused and completed."""
+    """A namespace ContinuousPipe created (its labels, another flow) is taken over deliberately, and
+    then completed; ContinuousPipe's labels are kept."""
     cluster.kubectl("create", "namespace", name)
     cluster.kubectl("label", "namespace", name, "created-by=continuous-pipe", "continuous-pipe-environment=%s" % name,
                     "flow=99999999-0000-0000-0000-000000000000", "team=shop")
-    checked = call({"name": name, "flow_uuid": FLOW}, check=True)
+    refused = call({"name": name, "flow_uuid": FLOW})
+    assert refused.get("failed") and "owned by ContinuousPipe (flow 99999999-0000-0000-0000-000000000000)" in \
+        refused["msg"] and "set force: true" in refused["msg"], refused
+    checked = call({"name": name, "flow_uuid": FLOW, "force": True}, check=True)
     assert checked["changed"] and checked["action"] == "updated", checked
     assert MANAGED not in labels(kube, name)
 
-    result = call({"name": name, "flow_uuid": FLOW})
+    result = call({"name": name, "flow_uuid": FLOW, "force": True})
     assert result["changed"] and result["action"] == "updated", result
+    assert namespace(kube, name)["metadata"]["annotations"]["continuouspipe.io/namespace-origin"] == "adopted"
     assert "keeps its label flow" in json.dumps(result.get("warnings")), result
     now = labels(kube, name)
     assert now["flow"] == "99999999-0000-0000-0000-000000000000"
@@ -172,10 +177,16 @@ def test_absent_refuses_a_namespace_that_is_not_an_environment(call, kube, kube_
     assert namespace(kube, kube_namespace) is None
 
 
-def test_absent_accepts_namespaces_continuouspipe_created(cluster, kube, name):
+def test_absent_refuses_namespaces_continuouspipe_created_unless_forced(cluster, kube, name):
+    """Labels anyone can set are not ownership: a ContinuousPipe namespace that this collection never
+    took over is not its to delete."""
     cluster.kubectl("create", "namespace", name)
-    cluster.kubectl("label", "namespace", name, "created-by=continuous-pipe", "continuous-pipe-environment=%s" % name)
-    outcome = environment.delete(kube, name, wait=True, wait_timeout=120)
+    cluster.kubectl("label", "namespace", name, "created-by=continuous-pipe", "continuous-pipe-environment=%s" % name,
+                    "%s=continuouspipe.kubernetes" % MANAGED)
+    with pytest.raises(ownership.OwnershipError, match="owned by ContinuousPipe.*force: true"):
+        environment.delete(kube, name, wait=True, wait_timeout=120, project=FLOW)
+    assert namespace(kube, name) is not None
+    outcome = environment.delete(kube, name, force=True, wait=True, wait_timeout=120)
     assert outcome.action == "deleted" and outcome.changed
     assert namespace(kube, name) is None
 

@@ -100,7 +100,8 @@ def test_only_the_given_errors_are_reported(cluster):
 def test_a_bad_definition_fails_the_deploy_unchanged_before_any_request(cluster, tmp_path, writes):
     (tmp_path / "continuous-pipe.yml").write_text("tasks: {app: {deploy: {services: {web: {}}}}}\n")
     (tmp_path / "docker-compose.yml").write_text("version: '2'\nservices: {web: {image: nginx}}\n")
-    params = dict(admin(cluster).params, source_dir=str(tmp_path), branch="main", task="nope")
+    params = dict(admin(cluster).params, source_dir=str(tmp_path), branch="main", task="nope",
+                  flow_uuid="6f1c1d2e-0000-4000-8000-00000000beef")
     module = Module(**params)
     writes.start()
     with pytest.raises(Failed) as failed:

@@ -39,6 +39,7 @@ APP = os.path.join(ROOT, "examples", "app")
 COLLECTIONS = os.path.join(ROOT, ".build", "collections")
 AGENT = "continuouspipe.kubernetes"
 SECRET = "canary-db-password-5f1d"
+FLOW = "5ea0c0de-0000-4000-8000-00000000d3e0"  # the demo project's identity (examples/demo.sh)
 PRODUCTION = ("aws-eu", "aws-us", "gce-eu")
 
 
@@ -89,7 +90,7 @@ def playbook(name, inventory, extra, *args, check=True):
 
 
 def deploy_vars(group, branch, **more):
-    extra = {"environment_group": group, "source_dir": APP, "branch": branch,
+    extra = {"environment_group": group, "source_dir": APP, "branch": branch, "flow_uuid": FLOW,
              "secret_variables": json.dumps({"DATABASE_PASSWORD": SECRET})}
     extra.update(more)
     return extra
@@ -309,11 +310,13 @@ def test_teardown_removes_the_environment_from_every_cluster(clusters, productio
     named = by_name(clusters)
     namespace = production["namespace"]
     output = playbook("teardown.yml", production["inventory"],
-                      {"environment_group": "production", "source_dir": APP, "branch": production["branch"]}).output
+                      {"environment_group": "production", "source_dir": APP, "branch": production["branch"],
+                       "flow_uuid": FLOW}).output
     for name in PRODUCTION:
         assert get(named[name], "/api/v1/namespaces/" + namespace) is None, name
         assert "%s: deleted %s" % (name, namespace) in output
     # A second teardown finds nothing to delete and succeeds.
     output = playbook("teardown.yml", production["inventory"],
-                      {"environment_group": "production", "source_dir": APP, "branch": production["branch"]}).output
+                      {"environment_group": "production", "source_dir": APP, "branch": production["branch"],
+                       "flow_uuid": FLOW}).output
     assert output.count("nothing to delete") == 3

@@ -3,7 +3,7 @@ control plane."""
 from __future__ import annotations
 
 import pytest
-from deploy_helpers import actions, deploy, live, service, settle, task
+from deploy_helpers import RELEASE, actions, deploy, live, service, settle, task
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import engine, release
@@ -12,7 +12,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.
 
 def restore(kube, namespace, number=None, **options):
     options.setdefault("poll_interval", 0.25)
-    return engine.restore(kube, namespace, engine.DeployOptions(task="app", **options), number)
+    return engine.restore(kube, namespace, engine.DeployOptions(task="app", project=RELEASE.flow_uuid, **options), number)
 
 
 def image(kube, namespace, name="web"):

@@ -270,7 +270,8 @@ def test_a_run_task_of_the_project(run, cluster, kube, tmp_path):
     (tmp_path / "app" / "continuous-pipe.yml").write_text(PROJECT)
     branch = "Feature/Run-%s" % uuid.uuid4().hex[:4]
     namespace = "proj-feature-run-%s" % branch[-4:].lower()
-    source = {"source_dir": str(tmp_path / "app"), "branch": branch, "secret_variables": {"DATABASE_PASSWORD": SECRET}}
+    source = {"source_dir": str(tmp_path / "app"), "branch": branch, "secret_variables": {"DATABASE_PASSWORD": SECRET},
+              "flow_uuid": "7e570000-0000-4000-8000-000000000002"}
     try:
         environment.ensure_present(kube, namespace, environment.namespace_labels(namespace))
         lb = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": namespace},

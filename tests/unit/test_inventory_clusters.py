@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import textwrap
 
@@ -34,6 +35,8 @@ BASE = {
         "review": {"clusters": ["dev-cluster"], "branches": "feature/*", "vars": {"wait_timeout": 60}},
     },
 }
+
+FLOW = "0a1b2c3d-1111-2222-3333-444455556666"
 
 
 def parse(tmp_path, data, name="test.clusters.yml"):
@@ -521,7 +524,7 @@ def _pipeline_info(args):
 
 def test_pipeline_info_plans_the_demo_app():
     app = os.path.join(ROOT, "examples", "app")
-    result = _pipeline_info({"source_dir": app, "branch": "feature/login", "sha": "abc",
+    result = _pipeline_info({"source_dir": app, "branch": "feature/login", "sha": "abc", "flow_uuid": FLOW,
                              "secret_variables": {"DATABASE_PASSWORD": "long-unit-test-secret"},
                              "variables": {"CLUSTER_NAME": "unit"}})
     assert not result.get("failed"), result
@@ -538,10 +541,28 @@ def test_pipeline_info_plans_the_demo_app():
     assert "long-unit-test-secret" not in json.dumps(result)
 
 
-def test_pipeline_info_errors_name_the_key():
+def test_pipeline_info_errors_name_the_key(tmp_path):
     app = os.path.join(ROOT, "examples", "app")
-    result = _pipeline_info({"source_dir": app, "branch": "main"})
-    assert result["failed"] and "DATABASE_PASSWORD" in result["msg"] and "continuous-pipe.yml" in result["msg"]
-    result = _pipeline_info({"source_dir": app, "branch": "main", "pipeline": "nope", "variables": {"CLUSTER_NAME": "u"},
+    # a copy outside any git checkout: which project it is cannot be told, and the error says how to say it
+    shutil.copytree(app, tmp_path / "project")
+    result = _pipeline_info({"source_dir": str(tmp_path / "project"), "branch": "main"})
+    assert result["failed"] and result["msg"].startswith("flow_uuid: cannot tell which project"), result
+    result = _pipeline_info({"source_dir": app, "branch": "main", "flow_uuid": FLOW, "pipeline": "nope",
+                             "variables": {"CLUSTER_NAME": "u"},
                              "secret_variables": {"DATABASE_PASSWORD": "long-unit-test-secret"}})
     assert result["failed"] and "no pipeline 'nope'" in result["msg"]
+
+
+def test_pipeline_info_needs_no_secret_value(tmp_path):
+    """Planning (and the teardown that plans) never needs an encrypted value: it stands masked."""
+    (tmp_path / "continuous-pipe.yml").write_text(
+        "variables:\n"
+        "  - name: API_TOKEN\n    encrypted_value: 'ZW5jcnlwdGVk'\n"
+        "tasks:\n  deployment:\n    deploy:\n      cluster: c\n"
+        "      environment: {name: '\"shop-\" ~ code_reference.branch'}\n      services:\n"
+        "        web:\n          specification:\n            source: {image: nginx}\n"
+        "            environment_variables:\n              - {name: TOKEN, value: '${API_TOKEN}'}\n")
+    result = _pipeline_info({"source_dir": str(tmp_path), "branch": "main", "flow_uuid": FLOW})
+    assert not result.get("failed"), result
+    assert [(t["identifier"], t["environment_name"]) for t in result["tasks"]] == [
+        ("deployment", '"shop-" ~ code_reference.branch')]

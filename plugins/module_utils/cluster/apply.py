@@ -16,14 +16,22 @@ reports every failure together.
 
 In check mode every write is a server-side dry run (``dryRun=All``): the API server validates,
 defaults and admits the object, and nothing is stored.
+
+Server-side apply leaves alone the fields that other field managers own: an env var added with
+``kubectl set env`` survives every apply that does not mention it. A Deployment whose plan entry
+lists such fields (``Change.foreign``, found by ``ownership.foreign_fields``) gets, right after its
+apply, a JSON patch that puts the release's pod template back exactly and drops the other managers'
+claims on the template from ``managedFields``, so the next run sees nothing foreign and writes nothing.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import List, Optional
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
 
@@ -67,7 +75,8 @@ class Applier:
     def execute(self, change: planning.Change) -> planning.Change:
         try:
             if change.action == planning.DELETE:
-                self.cluster.delete(change.before, dry_run=self.dry_run)
+                uid = ((change.before or {}).get("metadata") or {}).get("uid")
+                self.cluster.delete(change.before, dry_run=self.dry_run, uid=uid)
                 change.result = None
             elif change.action in (planning.CREATE, planning.UPDATE):
                 if change.kind == "Pod" and change.action == planning.UPDATE:
@@ -78,6 +87,9 @@ class Applier:
                 else:
                     change.result = self.cluster.apply(change.after, self.field_manager, force=True,
                                                        dry_run=self.dry_run)
+                if change.foreign and change.kind == "Deployment" and ownership.foreign_fields(change.result):
+                    # what the forced apply took back (an image set by kubectl) is ours again; the rest goes
+                    change.result = self._restore_template(change, change.result)
             else:
                 return change
         except ClusterError as error:
@@ -88,6 +100,22 @@ class Applier:
         with self._lock:
             self.written.append(change)
         return change
+
+    def _restore_template(self, change: planning.Change, applied: dict) -> dict:
+        """Put the desired pod template back exactly and forget the other managers' claims on it."""
+        meta = applied.get("metadata") or {}
+        # (no resourceVersion guard: the controllers' status updates move it all the time; what is
+        # written is the release's template, whatever came in between)
+        patch = [
+            {"op": "replace", "path": "/spec/template", "value": change.after["spec"]["template"]},
+            {"op": "replace", "path": "/metadata/managedFields",
+             "value": ownership.strip_managed_fields(meta.get("managedFields") or [])},
+        ]
+        resource = self.cluster.resource_for(change.after)
+        return self.cluster.request(
+            "PATCH", resource.path(change.name, change.after["metadata"].get("namespace")),
+            query={"fieldManager": self.field_manager, "dryRun": "All" if self.dry_run else None},
+            body=json.dumps(patch), content_type="application/json-patch+json")
 
     def _recreate(self, change: planning.Change) -> dict:
         """Apply an object whose previous instance is still being deleted, once it is gone."""

@@ -163,7 +163,7 @@ def wait_addresses(cluster, namespace: str, plans, timeout: float = 900, poll: f
     while True:
         pending = [plan for plan in plans if plan.name not in found]
         if not pending:
-            return found
+            return {plan.name: found[plan.name] for plan in plans}
         services = {item["metadata"]["name"]: item for item in cluster.list(services_resource, namespace)}
         ingresses = {}
         if any(plan.address == "ingress" or plan.kind == "Ingress" for plan in pending):
@@ -174,7 +174,9 @@ def wait_addresses(cluster, namespace: str, plans, timeout: float = 900, poll: f
             if address is not None:
                 found[plan.name] = address
         if len(found) == len(plans):
-            return found
+            # in the endpoints' order, not the order their addresses came in: the variables made of
+            # them go into pod templates, which must not change from one run to the next
+            return {plan.name: found[plan.name] for plan in plans}
         if clock() > deadline:
             missing = [plan for plan in plans if plan.name not in found]
             raise ClusterError("Endpoint still not found. Timed-out after %ds waiting for the address of %s" % (

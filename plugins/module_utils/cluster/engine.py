@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import endpoints as endpoints_mod
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import prune as pruning
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import release as releases_mod
@@ -56,6 +57,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors i
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import MASK, masked
 
 ROLLBACK_MODES = ("release", "revision", "none")
+FOREIGN_FIELDS_MODES = ("remove", "fail", "keep")
 PHASE_NAMES = ("namespace", "secrets, volumes and internal services", "public endpoints", "other objects",
                "workloads")
 TIMING_KEYS = ("load", "translate", "plan", "apply", "endpoints", "wait", "prune", "history")
@@ -82,6 +84,19 @@ class DeployOptions:
     unschedulable_grace: float = 10.0
     node_port_address: Optional[str] = None
     release_meta: dict = field(default_factory=dict)  # code_reference, flow_uuid
+    # The project the environment belongs to (its flow UUID; default: release_meta's flow_uuid).
+    project: Optional[str] = None
+    # Write into a namespace, or over objects, that the project does not own (they become its own).
+    take_over: bool = False
+    # Fields of a pod template set by other field managers (kubectl set env…): remove, fail or keep.
+    foreign_fields: str = "remove"
+    # The environment's lock (lock.EnvironmentLock) held by the caller; checked before each write phase.
+    lock: Optional[object] = None
+    # The caller created the namespace (lock.claim_namespace) before taking the lock: reported as created.
+    namespace_created: bool = False
+    # Plan without the lock: stop with NeedsLock before the first write (or at an interrupted release).
+    # A rerun that changes nothing ends without a write request, not even for the lock.
+    probe: bool = False
     # Called with every desired manifest (a copy) before it is stamped and applied; returns the
     # manifest to use. For tests (e.g. a kwok behaviour label on a pod template) and advanced callers.
     object_hook: Optional[Callable[[dict], dict]] = None
@@ -122,13 +137,21 @@ class DeployResult:
             "changed": self.changed, "task": self.task, "namespace": self.namespace, "release": self.release,
             "services": self.services, "objects": self.objects, "endpoints": self.endpoints,
             "variables": self.variables, "rolled_back": self.rolled_back, "timings": self.timings,
-            "workloads": self.workloads,
+            "workloads": self.workloads, "warnings": list(self.warnings),
         }
         if self.rolled_back_to is not None:
             out["rolled_back_to"] = self.rolled_back_to
         if diff:
             out["diff"] = self.diff
         return out
+
+
+class NeedsLock(Exception):
+    """Raised by a probing engine (DeployOptions.probe) where it would write: take the lock and deploy."""
+
+
+class RecordError(ClusterError):
+    """The environment was deployed but its release could not be recorded (no rollback for that)."""
 
 
 class DeployError(ClusterError):
@@ -261,6 +284,11 @@ class Engine:
     def __init__(self, cluster, options: DeployOptions):
         if options.rollback not in ROLLBACK_MODES:
             raise ValueError("rollback must be one of %s" % ", ".join(ROLLBACK_MODES))
+        if options.foreign_fields not in FOREIGN_FIELDS_MODES:
+            raise ValueError("foreign_fields must be one of %s" % ", ".join(FOREIGN_FIELDS_MODES))
+        self.project = options.project or (options.release_meta or {}).get("flow_uuid") or ""
+        if not self.project:
+            raise ValueError("a deploy needs the project's identity (DeployOptions.project or release_meta.flow_uuid)")
         self.cluster = cluster
         self.options = options
         self.task = options.task
@@ -277,6 +305,10 @@ class Engine:
         self.locked_keys: set = set()
         self.addresses: Dict[str, endpoints_mod.EndpointAddress] = {}
         self.namespace_missing = False
+        self.verdict: Optional[ownership.NamespaceVerdict] = None
+        self.pending: Optional[int] = None  # the number of the release this run recorded as pending
+        self.interrupted: List[releases_mod.ReleaseInfo] = []  # pending releases of runs that died
+        self.history_changed = False  # a release was recorded (an interrupted one completed, a failure)
 
     @contextlib.contextmanager
     def timed(self, name: str):
@@ -290,11 +322,11 @@ class Engine:
 
     def _stamp_all(self, objects) -> List[dict]:
         out = []
+        origin = self.verdict.origin if self.verdict is not None else None
         for obj in objects:
-            obj = copy.deepcopy(obj)
             if self.options.object_hook is not None:
-                obj = self.options.object_hook(obj)
-            out.append(planning.stamp(obj, self.task, self.namespace))
+                obj = self.options.object_hook(copy.deepcopy(obj))
+            out.append(planning.stamp(obj, self.task, self.namespace, self.project, origin))
         return out
 
     def _certificate_objects(self, endpoint_plans) -> List[dict]:
@@ -324,7 +356,28 @@ class Engine:
         change = planning.classify(obj, self.live.get(*key), locked=locked, component=comp.name if comp else None)
         if change.action == planning.LOCKED:
             self.locked_keys.add(key)
+        self._foreign_template_fields(change)
         return change
+
+    def _foreign_template_fields(self, change: planning.Change) -> None:
+        """A Deployment whose pod template holds fields set by other managers is restored exactly."""
+        mode = self.options.foreign_fields
+        if mode == "keep" or change.kind != "Deployment" or change.before is None \
+                or change.action not in (planning.UPDATE, planning.UNCHANGED):
+            return
+        found = ownership.foreign_fields(change.before)
+        if not found:
+            return
+        text = "; ".join("%s = %s (set by %s)" % (ownership.path_text(f.path), json.dumps(f.value, sort_keys=True),
+                                                  f.manager) for f in found)
+        if mode == "fail":
+            raise ClusterError("%s: its pod template holds fields this deploy does not set: %s. Remove them, or "
+                               "set foreign_fields: remove (default) to have the deploy remove them, or keep to "
+                               "leave them" % (change.ref, text), status=409, reason="Conflict")
+        change.foreign = found
+        if change.action == planning.UNCHANGED:
+            change.action = planning.UPDATE
+            change.reason = "fields of the pod template set by other managers: %s" % text
 
     def _check_bare_pod(self, change: planning.Change) -> None:
         """ContinuousPipe: a running and ready pod of that name is a clash, not something to replace."""
@@ -339,6 +392,9 @@ class Engine:
     def _record_change(self, change: planning.Change) -> None:
         key = (change.kind, change.name)
         previous = self.changes.get(key)
+        if previous is not None and previous.action == planning.CREATE and previous.result is not None \
+                and change.action == planning.UNCHANGED:
+            return  # created earlier in this run (the claimed namespace), and as it should be
         if previous is not None and previous.action == planning.CREATE and previous.result is not None \
                 and change.action == planning.UPDATE:
             change.action = planning.CREATE  # created in this run, then changed again: still "created"
@@ -358,6 +414,11 @@ class Engine:
                 if change.writes:
                     change.reason = "not validated: the namespace does not exist yet"
             return
+        if self.options.probe and any(change.writes for change in changes) and not self.options.check_mode:
+            raise NeedsLock()
+        if any(change.writes for change in changes) and not (index == 0 and self.namespace_missing):
+            # (the record lives in the namespace: a namespace created by this run comes first)
+            self._begin_release()
         self.applier.run(PHASE_NAMES[index], changes)
 
     def _reset_pods(self, workload_changes: List[planning.Change]) -> None:
@@ -370,6 +431,7 @@ class Engine:
             query = {"labelSelector": ",".join("%s=%s" % item for item in sorted(selector.items())),
                      "dryRun": "All" if self.options.check_mode else None}
             path = self.cluster.resource("v1", "Pod").collection_path(self.namespace)
+            self._begin_release()
             self.cluster.request("DELETE", path, query=query)
 
     def _wait_targets(self) -> List[rollout.WaitTarget]:
@@ -384,6 +446,17 @@ class Engine:
             timeout = self.options.wait_timeout or (comp.timeout if comp else 1800)
             targets.append(rollout.WaitTarget(change.kind, change.name, float(timeout), attached,
                                               comp.name if comp else None))
+        if self.interrupted and self.options.wait:
+            # the run that was interrupted may have updated any workload: all of them must be ready
+            # before its release is recorded as deployed
+            waited = {(target.kind, target.name) for target in targets}
+            for obj in self.desired:
+                key = planning.key_of(obj)
+                if key[0] == "Deployment" and key not in waited and key not in self.locked_keys:
+                    comp = self._component_of(key)
+                    timeout = self.options.wait_timeout or (comp.timeout if comp else 1800)
+                    targets.append(rollout.WaitTarget(key[0], key[1], float(timeout), False,
+                                                      comp.name if comp else None))
         return targets
 
     def _waiter(self) -> rollout.Waiter:
@@ -406,17 +479,24 @@ class Engine:
         endpoint_keys = endpoints_mod.endpoint_object_keys(endpoint_plans)
         try:
             with self.timed("plan"):
-                self.desired = self._stamp_all(environment.objects)
-                kinds = [(obj.get("apiVersion"), obj.get("kind")) for obj in self.desired] + list(planning.BASE_KINDS)
-                all_pods = any(obj.get("kind") == "Pod" for obj in self.desired)
+                kinds = [(obj.get("apiVersion"), obj.get("kind")) for obj in environment.objects]
+                kinds += list(planning.BASE_KINDS)
+                all_pods = any(obj.get("kind") == "Pod" for obj in environment.objects)
                 self.live = planning.read_live(self.cluster, self.namespace, self.task, kinds, all_pods=all_pods)
                 self.namespace_missing = self.live.namespace_object is None
+                self._check_namespace()
+                self.desired = self._stamp_all(environment.objects)
                 self.releases = releases_mod.releases_in(
-                    [obj for (kind, _name), obj in self.live.objects.items() if kind == "Secret"], self.task)
+                    [obj for (kind, _name), obj in self.live.objects.items() if kind == "Secret"], self.task,
+                    project=self.project)
                 self.desired += self._stamp_all(self._certificate_objects(endpoint_plans))
                 planned = [self._classify(obj, endpoint_keys) for obj in self.desired]
                 for change in planned:
                     self._check_bare_pod(change)
+                self.result.warnings.extend(ownership.check_objects(
+                    planned, self.project, self.verdict.state == "legacy", options.take_over))
+                self._find_interrupted()
+                planned = [self._created_by_claim(change) for change in planned]
         except ClusterError as error:
             raise self._failure(error, "planning")
 
@@ -429,7 +509,10 @@ class Engine:
                 self._endpoint_addresses(endpoint_plans, endpoint_keys)
             if retranslate is not None and endpoint_plans:
                 with self.timed("translate"):
-                    environment = retranslate({name: found.address for name, found in self.addresses.items()})
+                    # in the endpoints' order of definition, whatever order their addresses came in:
+                    # the variables of every pod template stay in the same order from run to run
+                    environment = retranslate({plan.name: self.addresses[plan.name].address
+                                               for plan in endpoint_plans if plan.name in self.addresses})
                     self.components = components_from_plans(environment)
                 with self.timed("plan"):
                     planned = self._replan(environment, endpoint_keys)
@@ -455,6 +538,70 @@ class Engine:
         except ClusterError as error:
             raise self._failure(error, "deploying")
         return self._finish()
+
+    # -- ownership, lock and the write-ahead record ------------------------------------------------
+
+    def _check_namespace(self) -> None:
+        """The namespace must be this project's (or missing, or taken over deliberately)."""
+        self.verdict = ownership.check_namespace(self.live.namespace_object, self.project, self.options.take_over)
+        if self.verdict.warning:
+            self.result.warnings.append(self.verdict.warning)
+
+    def _created_by_claim(self, change: planning.Change) -> planning.Change:
+        """The Namespace created when the environment was claimed: reported created, not applied again."""
+        if not self.options.namespace_created or change.kind != "Namespace" or change.action != planning.UNCHANGED:
+            return change
+        change.action, change.result = planning.CREATE, change.before
+        change.before = None
+        change.reason = "created when the environment was claimed"
+        self._record_change(change)
+        self.applier.written.append(change)
+        return planning.Change(planning.UNCHANGED, change.kind, change.name, change.result, change.after)
+
+    def _check_lock(self) -> None:
+        if self.options.lock is not None and not self.options.check_mode:
+            self.options.lock.check()
+
+    def _find_interrupted(self) -> None:
+        """Pending releases of this task were left by runs that stopped before they finished."""
+        self.interrupted = [release for release in self.releases if release.status == releases_mod.PENDING]
+        if self.interrupted and self.options.probe and not self.options.check_mode:
+            raise NeedsLock()  # pending: interrupted, or another run's in progress — only the lock tells
+        for release in self.interrupted:
+            code = release.code_reference or {}
+            self.result.warnings.append(
+                "release %d of task %s (%s%s, started %s%s) was interrupted before it finished; %s" % (
+                    release.number, self.task, code.get("branch") or "?",
+                    "@%s" % code["sha"] if code.get("sha") else "", release.time or "at an unknown time",
+                    " by %s" % release.holder if release.holder else "",
+                    "this check shows what completing it takes" if self.options.check_mode
+                    else "this run completes the environment and records the outcome"))
+
+    def _begin_release(self) -> None:
+        """Record the release as pending before the first write (once per run)."""
+        if self.pending is not None or self.options.check_mode:
+            return
+        if self.options.probe:
+            raise NeedsLock()
+        self._check_lock()
+        checksum = releases_mod.checksum(self.desired)
+        same = [release for release in self.interrupted if release.checksum == checksum]
+        number = same[-1].number if same else releases_mod.next_number(self.releases)
+        for release in self.interrupted:
+            if release.number != number:
+                releases_mod.mark(self.cluster, self.namespace, release, releases_mod.FAILED,
+                                  "interrupted before it finished; replaced by release %d" % number)
+        releases_mod.write(self.cluster, self.namespace, self.task, number, self.desired, releases_mod.PENDING,
+                           self._release_meta(), self.releases, locked=sorted(self.locked_keys))
+        self.pending = number
+
+    def _release_meta(self) -> dict:
+        meta = dict(self.options.release_meta or {})
+        meta["summary"] = [change.summary() for change in self.changes.values()]
+        meta["project"] = self.project
+        lock = self.options.lock
+        meta["holder"] = getattr(lock, "identity", "") or ""
+        return meta
 
     def _replan(self, environment, endpoint_keys) -> List[planning.Change]:
         """Stamp and classify the environment translated with the endpoint addresses."""
@@ -496,30 +643,47 @@ class Engine:
         for change in kept:
             self.result.warnings.append("%s is no longer rendered by task %s and was kept (prune_volumes is false)"
                                         % (change.ref, self.task))
+        deletions, foreign = pruning.owned(deletions, self.project)
+        for change in foreign:
+            self.result.warnings.append("%s carries the labels of task %s but %s: it was not pruned" % (
+                change.ref, self.task, change.reason))
+        if deletions:
+            self._begin_release()
         for group in pruning.phases(deletions):
             for change in group:
                 self._record_change(change)
             self.applier.run("pruned objects", group)
 
     def _record(self, status: str, rollback_of: Optional[int] = None, objects: Optional[List[dict]] = None) -> None:
+        """The pending release becomes ``status`` (an interrupted release is completed even when this
+        run had nothing left to write)."""
         current = releases_mod.current_release(None, self.namespace, self.task, self.releases)
         self.result.release = current.number if current else None
-        if self.options.check_mode or not self.applier.written:
+        if self.options.check_mode or (self.pending is None and not self.interrupted):
             return
-        meta = dict(self.options.release_meta or {})
-        meta["summary"] = [change.summary() for change in self.changes.values()]
+        self._begin_release()
+        self.history_changed = True
         payload = list(objects if objects is not None else self.desired)
-        recorded = releases_mod.record(self.cluster, self.namespace, self.task, payload, status, meta, self.releases,
-                                       self.options.history_limit, rollback_of=rollback_of,
-                                       locked=sorted(self.locked_keys))
+        try:
+            self._check_lock()
+            releases_mod.write(self.cluster, self.namespace, self.task, self.pending, payload, status,
+                               self._release_meta(), self.releases, rollback_of=rollback_of,
+                               locked=sorted(self.locked_keys))
+            if status == releases_mod.DEPLOYED:
+                releases_mod.settle(self.cluster, self.namespace, self.releases, self.pending,
+                                    self.options.history_limit)
+        except ClusterError as error:
+            raise RecordError("the environment is deployed but release %d could not be recorded as %s: %s; it "
+                              "stays pending, and the next run completes it" % (self.pending, status, error),
+                              status=getattr(error, "status", None), reason=getattr(error, "reason", None))
         if status == releases_mod.DEPLOYED:
-            self.result.release = recorded.number
+            self.result.release = self.pending
 
     # -- results -----------------------------------------------------------------------------------
 
     def _finish(self) -> DeployResult:
         result = self.result
-        result.changed = any(change.writes for change in self.changes.values())
+        result.changed = any(change.writes for change in self.changes.values()) or self.history_changed
         result.namespace = self.namespace
         result.objects = [change.summary() for change in self.changes.values()]
         if self.options.check_mode:
@@ -571,7 +735,10 @@ class Engine:
             headline = "cannot reach the API server of %s: %s" % (getattr(self.cluster, "name", "the cluster"), headline)
         lines = [headline + ":", str(error)]
         written = self._written_changes()
-        if not first_write_happened(self.applier) or self.options.check_mode:
+        if isinstance(error, RecordError):
+            # every object is in place and ready: rolling back would undo a good deploy
+            lines = ["deploy of task %s to namespace %s: %s" % (self.task, self.namespace, error)]
+        elif (not first_write_happened(self.applier) and self.pending is None) or self.options.check_mode:
             lines.append("nothing was changed in the cluster" if not self.options.check_mode
                          else "check mode: nothing was changed in the cluster")
         else:
@@ -595,28 +762,40 @@ class Engine:
         mode = self.options.rollback
         written = self._written_changes()
         if mode == "none":
-            return ["rollback is 'none': the environment is half-deployed; objects in their new state: %s"
-                    % ", ".join(change.ref for change in written)]
+            lines = ["rollback is 'none': the environment is half-deployed; objects in their new state: %s"
+                     % ", ".join(change.ref for change in written)]
+            return lines + self._settle_failed("half-deployed (rollback: none)")
         try:
             if mode == "revision":
                 lines = self._roll_back_revisions(written)
             else:
                 lines = self._roll_back_release(written)
         except ClusterError as error:
-            return ["ROLLBACK FAILED: %s" % error,
-                    "the state of these objects is unknown: %s" % ", ".join(change.ref for change in written)]
+            lines = ["ROLLBACK FAILED: %s" % error,
+                     "the state of these objects is unknown: %s" % ", ".join(change.ref for change in written)]
+            if self.pending is not None:
+                lines.append("release %d stays pending: the next deploy of task %s completes it or rolls it back"
+                             % (self.pending, self.task))
+            return lines
         self.result.rolled_back = True
-        try:
-            self._record_failed()
-        except ClusterError as error:
-            lines.append("(the failed release could not be recorded: %s)" % error)
-        return lines
+        return lines + self._settle_failed("rolled back")
 
-    def _record_failed(self) -> None:
-        meta = dict(self.options.release_meta or {})
-        meta["summary"] = [change.summary() for change in self.changes.values()]
-        releases_mod.record(self.cluster, self.namespace, self.task, self.desired, releases_mod.FAILED, meta,
-                            self.releases, self.options.history_limit, locked=sorted(self.locked_keys))
+    def _settle_failed(self, reason: str) -> List[str]:
+        try:
+            self._record_failed(reason)
+        except ClusterError as error:
+            if self.pending is not None:
+                return ["(release %d could not be recorded as failed: %s; it stays pending, and the next run "
+                        "completes it or rolls it back)" % (self.pending, error)]
+            return ["(the failed release could not be recorded: %s)" % error]
+        return []
+
+    def _record_failed(self, reason: str = "") -> None:
+        """The pending release (or a new one) is recorded as failed."""
+        self.history_changed = True
+        releases_mod.record(self.cluster, self.namespace, self.task, self.desired, releases_mod.FAILED,
+                            self._release_meta(), self.releases, self.options.history_limit,
+                            locked=sorted(self.locked_keys), number=self.pending, reason=reason)
 
     def _target_release(self) -> Optional[releases_mod.Release]:
         current = releases_mod.current_release(None, self.namespace, self.task, self.releases)
@@ -725,8 +904,9 @@ class Engine:
                                                all_pods=True)
                 if self.live.namespace_object is None:
                     raise ClusterError("namespace %s does not exist" % self.namespace, status=404)
+                self._check_namespace()
                 secrets = [obj for (kind, _name), obj in self.live.objects.items() if kind == "Secret"]
-                self.releases = releases_mod.releases_in(secrets, self.task)
+                self.releases = releases_mod.releases_in(secrets, self.task, project=self.project)
                 if not self.releases:
                     raise ClusterError("no release of task %s is recorded in namespace %s" % (self.task, self.namespace),
                                        status=404)
@@ -748,8 +928,7 @@ class Engine:
                     self.live.objects.update(more.objects)
                 # Bare pods run once: a rollback does not start the release's pods again (nor delete them).
                 run_once = {planning.key_of(obj) for obj in target.objects if obj.get("kind") == "Pod"}
-                self.desired = [planning.stamp(obj, self.task, self.namespace) for obj in target.objects
-                                if obj.get("kind") != "Pod"]
+                self.desired = self._stamp_all([obj for obj in target.objects if obj.get("kind") != "Pod"])
                 self.components = components_from_objects(self.desired)
                 self.locked_keys = {tuple(key) for key in target.locked}
                 planned = []
@@ -757,8 +936,12 @@ class Engine:
                     key = planning.key_of(obj)
                     live = self.live.get(*key)
                     change = planning.classify(obj, live, locked=key in self.locked_keys)
+                    self._foreign_template_fields(change)
                     planned.append(change)
                     self._check_bare_pod(change)
+                self.result.warnings.extend(ownership.check_objects(
+                    planned, self.project, self.verdict.state == "legacy", options.take_over))
+                self._find_interrupted()
         except ClusterError as error:
             raise self._restore_failure(error)
         try:

@@ -20,14 +20,13 @@ Secret values never leave this module: Secrets are compared, not returned.
 """
 from __future__ import annotations
 
-import copy
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan, release, rollout
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import lock as lock_mod
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership, plan, release, rollout
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
     ClusterError,
     ContinuousPipeError,
@@ -47,6 +46,7 @@ CP_CREATED_BY = naming.CREATED_BY_VALUE
 CP_FLOW_LABEL = naming.FLOW_LABEL
 CP_LABELS = (CP_ENVIRONMENT_LABEL, CP_CREATED_BY_LABEL, CP_FLOW_LABEL)
 MANAGED_BY_CONTINUOUSPIPE = "continuouspipe"
+FORCE_HINT = "set force: true to make it this project's deliberately"
 # The API server refuses to delete some of these; none of them is ever an environment.
 PROTECTED_NAMESPACES = frozenset(("default", "kube-system", "kube-public", "kube-node-lease"))
 
@@ -113,9 +113,10 @@ def namespace_labels(name: str, flow_uuid: Optional[str] = None) -> Dict[str, st
 
 
 def manager_of(namespace: Optional[dict]) -> Optional[str]:
-    """``continuouspipe.kubernetes``, ``continuouspipe`` (created by ContinuousPipe) or None."""
+    """``continuouspipe.kubernetes`` (written by this collection, per managedFields), ``continuouspipe``
+    (labelled as created by ContinuousPipe) or None."""
     labels = _labels(namespace)
-    if labels.get(MANAGED_BY_LABEL) == MANAGER:
+    if ownership.owner_of(namespace).managed:
         return MANAGER
     if labels.get(CP_CREATED_BY_LABEL) == CP_CREATED_BY or CP_ENVIRONMENT_LABEL in labels:
         return MANAGED_BY_CONTINUOUSPIPE
@@ -138,6 +139,7 @@ def namespace_summary(namespace: Optional[dict]) -> dict:
         "phase": ((namespace.get("status") or {}).get("phase")) or "Active",
         "created": meta.get("creationTimestamp"),
         "managed_by": manager_of(namespace),
+        "project": ownership.owner_of(namespace).project,
         "uid": meta.get("uid"),
     }
 
@@ -172,13 +174,18 @@ class Outcome:
 
 
 def ensure_present(cluster, name: str, labels: Dict[str, str], check_mode: bool = False, force: bool = False,
-                   wait: bool = True, wait_timeout: float = 300) -> Outcome:
-    """Create the namespace, or add the labels it lacks.
+                   wait: bool = True, wait_timeout: float = 300, project: Optional[str] = None) -> Outcome:
+    """Create the namespace as ``project``'s, or add the labels it lacks.
 
-    A namespace being deleted is waited for (with ``wait``) and created again. A namespace labelled
-    as managed by another tool (``app.kubernetes.io/managed-by``) is not taken over unless ``force``.
+    A namespace being deleted is waited for (with ``wait``) and created again. An existing namespace
+    must be the project's (``ownership.check_namespace``), or at least written by this collection when
+    no project is given; ``force`` takes it over (recorded as adopted: a teardown then deletes only
+    what the collection wrote in it).
     """
     resource = _namespace_resource(cluster)
+    labels = dict(labels)
+    if project:
+        labels[ownership.PROJECT_LABEL] = project
     live = cluster.get(resource, name)
     waited = 0.0
     if live is not None and is_terminating(live):
@@ -192,14 +199,16 @@ def ensure_present(cluster, name: str, labels: Dict[str, str], check_mode: bool 
         live = None
     dry_run = "All" if check_mode else None
     if live is None:
-        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels)}}
+        body = {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": dict(labels),
+                             "annotations": {ownership.ORIGIN_ANNOTATION: ownership.CREATED}}}
         try:
             created = cluster.request("POST", resource.collection_path(),
                                       query={"fieldManager": plan.FIELD_MANAGER, "dryRun": dry_run}, body=body)
         except ClusterError as error:
             if error.status != 409 or check_mode:
                 raise
-            # created by someone else between our GET and POST: fall through to the label check
+            # created by someone else between our GET and POST: fall through to the ownership check
             live = cluster.get(resource, name)
             if live is None:
                 raise
@@ -207,26 +216,39 @@ def ensure_present(cluster, name: str, labels: Dict[str, str], check_mode: bool 
             return Outcome(name, "created", True, None, created, waited)
 
     warnings = []
+    annotations = {}
+    if project:
+        verdict = ownership.check_namespace(live, project, take_over=force, action="manage", hint=FORCE_HINT)
+        if verdict.warning:
+            warnings.append(verdict.warning)
+        if verdict.state == "taken-over" and not ownership.namespace_origin(live):
+            annotations[ownership.ORIGIN_ANNOTATION] = ownership.ADOPTED
+    else:
+        owner = ownership.owner_of(live)
+        if not owner.managed and not force:
+            raise ownership.OwnershipError("refusing to manage namespace %s: it is owned by %s; %s" % (
+                name, ownership.namespace_owner_text(live, owner), FORCE_HINT))
+        if not owner.managed:
+            annotations[ownership.ORIGIN_ANNOTATION] = ownership.ADOPTED
     current = _labels(live)
-    owner = current.get(MANAGED_BY_LABEL)
-    if owner not in (None, "", MANAGER) and not force:
-        raise ContinuousPipeError(
-            "namespace %s is managed by %r (label %s); set force: true to manage it with this collection"
-            % (name, owner, MANAGED_BY_LABEL))
     patch = {}
     for key, value in labels.items():
         have = current.get(key)
-        if have == value:
+        if have == value and (key != ownership.PROJECT_LABEL or ownership.owns(live, ("metadata", "labels", key))):
             continue
         if key in CP_LABELS and have is not None:
-            warnings.append("namespace %s keeps its label %s=%s (this task would set %s): ContinuousPipe's labels "
-                            "are never changed" % (name, key, have, value))
+            if have != value:
+                warnings.append("namespace %s keeps its label %s=%s (this task would set %s): ContinuousPipe's "
+                                "labels are never changed" % (name, key, have, value))
             continue
         patch[key] = value
-    if not patch:
+    if not patch and not annotations:
         return Outcome(name, "unchanged", False, live, live, waited, warnings)
+    body = {"metadata": {"labels": patch}}
+    if annotations:
+        body["metadata"]["annotations"] = annotations
     updated = cluster.request("PATCH", resource.path(name), query={"fieldManager": plan.FIELD_MANAGER, "dryRun": dry_run},
-                              body={"metadata": {"labels": patch}}, content_type="application/merge-patch+json")
+                              body=body, content_type="application/merge-patch+json")
     return Outcome(name, "updated", True, live, updated, waited, warnings)
 
 
@@ -234,60 +256,119 @@ def ensure_present(cluster, name: str, labels: Dict[str, str], check_mode: bool 
 # state: absent
 
 
-def check_deletable(namespace: dict, force: bool) -> None:
-    """Raise unless the namespace is an environment (or ``force``); system namespaces never are."""
+def check_deletable(namespace: dict, force: bool, project: Optional[str] = None) -> str:
+    """How a teardown may delete this namespace: ``namespace`` (all of it) or ``objects`` (only what
+    ``project`` wrote in a namespace it adopted). Raises OwnershipError; system namespaces never."""
     name = _meta(namespace).get("name")
     if name in PROTECTED_NAMESPACES:
         raise ContinuousPipeError("namespace %s is a system namespace; it is never deleted" % name)
-    if force or manager_of(namespace):
-        return
-    labels = _labels(namespace)
-    shown = ", ".join("%s=%s" % item for item in sorted(labels.items())) or "none"
-    raise ContinuousPipeError(
-        "refusing to delete namespace %s: it is not labelled as an environment of this collection (%s=%s) "
-        "or of ContinuousPipe (%s=%s); its labels: %s. Set force: true to delete it anyway"
-        % (name, MANAGED_BY_LABEL, MANAGER, CP_CREATED_BY_LABEL, CP_CREATED_BY, shown))
+    if force:
+        return "namespace"
+    owner = ownership.owner_of(namespace)
+    if owner.project and project and owner.project != project:
+        raise ownership.OwnershipError(
+            "refusing to delete namespace %s: it belongs to project %s, not to project %s. Set force: true to "
+            "delete it anyway" % (name, owner.project, project))
+    if owner.project and not project:
+        raise ownership.OwnershipError(
+            "refusing to delete namespace %s: it belongs to project %s; say which project this teardown is for "
+            "(flow_uuid, or source_dir and branch), or set force: true" % (name, owner.project))
+    if not owner.managed:
+        labels = _labels(namespace)
+        shown = ", ".join("%s=%s" % item for item in sorted(labels.items())) or "none"
+        raise ownership.OwnershipError(
+            "refusing to delete namespace %s: it is owned by %s (labels: %s). Set force: true to delete it anyway"
+            % (name, ownership.namespace_owner_text(namespace, owner), shown))
+    return "objects" if ownership.namespace_origin(namespace) == ownership.ADOPTED else "namespace"
 
 
 def delete(cluster, name: str, force: bool = False, check_mode: bool = False, wait: bool = True,
-           wait_timeout: float = 300) -> Outcome:
-    """Delete the namespace (and everything in it), then wait until it is gone."""
+           wait_timeout: float = 300, project: Optional[str] = None,
+           lock_timeout: float = lock_mod.DEFAULT_TIMEOUT) -> Outcome:
+    """Delete the environment, then wait until it is gone.
+
+    A namespace this collection created is deleted with everything in it; in a namespace it adopted
+    (``take_over``/``force`` on an existing one) only the objects the project wrote are. Either way
+    the environment's lock is taken first: a teardown never runs in the middle of a deploy.
+    """
     if name in PROTECTED_NAMESPACES:
         raise ContinuousPipeError("namespace %s is a system namespace; it is never deleted" % name)
     resource = _namespace_resource(cluster)
     live = cluster.get(resource, name)
     if live is None:
         return Outcome(name, "absent", False)
-    check_deletable(live, force)
-    action, changed = "deleted", True
+    scope = check_deletable(live, force, project)
     if is_terminating(live):
-        action, changed = "terminating", False
-    else:
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        uid = _meta(live).get("uid")
-        if uid:
-            # never delete a namespace of the same name created after our GET
-            body["preconditions"] = {"uid": uid}
-        if check_mode:
-            # in the body: with a DeleteOptions body the API server ignores ?dryRun=All
-            body["dryRun"] = ["All"]
-        try:
-            cluster.request("DELETE", resource.path(name), body=body)
-        except ClusterError as error:
-            if error.status == 404:
-                return Outcome(name, "absent", False, live, None)
-            if error.status != 409:
-                raise
-            current = cluster.get(resource, name)
-            if current is None:
-                return Outcome(name, "absent", False, live, None)
-            if not is_terminating(current):
-                raise
-            action, changed = "terminating", False
+        waited = wait_until_gone(cluster, name, wait_timeout) if wait and not check_mode else 0.0
+        return Outcome(name, "terminating", False, live, None, waited)
+    warnings = []
+    held = lock_mod.NoLock()
+    if not check_mode:
+        held = lock_mod.EnvironmentLock(cluster, name, "teardown", project=project or "", timeout=lock_timeout,
+                                        on_wait=warnings.append).acquire()
+    try:
+        if scope == "objects":
+            deleted = delete_owned_objects(cluster, name, project, check_mode)
+            warnings.append("namespace %s was adopted, not created, by this collection: only the objects project %s "
+                            "wrote in it were deleted (%d); the namespace stays" % (name, project, len(deleted)))
+            return Outcome(name, "deleted" if deleted else "unchanged", bool(deleted), live, live, 0.0, warnings)
+        action, changed = _delete_namespace(cluster, live, check_mode)
+    finally:
+        if scope == "objects" or check_mode:
+            held.release()
+        else:
+            held.abandon()  # deleted with the namespace
     waited = 0.0
-    if wait and not check_mode:
+    if wait and not check_mode and action != "absent":
         waited = wait_until_gone(cluster, name, wait_timeout)
-    return Outcome(name, action, changed, live, None, waited)
+    return Outcome(name, action, changed, live, None, waited, warnings)
+
+
+def _delete_namespace(cluster, live: dict, check_mode: bool):
+    resource = _namespace_resource(cluster)
+    name = _meta(live).get("name")
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    uid = _meta(live).get("uid")
+    if uid:
+        # never delete a namespace of the same name created after our GET
+        body["preconditions"] = {"uid": uid}
+    if check_mode:
+        # in the body: with a DeleteOptions body the API server ignores ?dryRun=All
+        body["dryRun"] = ["All"]
+    try:
+        cluster.request("DELETE", resource.path(name), body=body)
+    except ClusterError as error:
+        if error.status == 404:
+            return "absent", False
+        if error.status != 409:
+            raise
+        current = cluster.get(resource, name)
+        if current is None:
+            return "absent", False
+        if not is_terminating(current):
+            raise
+        return "terminating", False
+    return "deleted", True
+
+
+# Kinds a deploy writes, looked for when only a project's objects are deleted.
+OWNED_KINDS = plan.BASE_KINDS
+
+
+def delete_owned_objects(cluster, namespace: str, project: Optional[str], check_mode: bool = False) -> List[str]:
+    """Delete what ``project`` wrote in the namespace (proven by managedFields); returns their refs."""
+    deleted = []
+    selector = "%s=%s" % (MANAGED_BY_LABEL, MANAGER)
+    for api_version, kind in OWNED_KINDS:
+        resource = cluster.resource(api_version, kind)
+        for item in cluster.list(resource, namespace, label_selector=selector):
+            owner = ownership.owner_of(item)
+            if not (owner.project == project or (owner.legacy and project is None)) or _owned_by_controller(item):
+                continue
+            if cluster.delete(resource, _meta(item).get("name"), namespace, dry_run=check_mode,
+                              uid=_meta(item).get("uid")):
+                deleted.append("%s/%s" % (kind, _meta(item).get("name")))
+    return deleted
 
 
 def wait_until_gone(cluster, name: str, timeout: float) -> float:
@@ -593,75 +674,17 @@ def current_releases(records: List[dict]) -> Dict[str, dict]:
 # describe: drift
 
 
-def _empty(value) -> bool:
-    """Values the API server omits (``omitempty``): absent live is the same as these."""
-    return value is None or value == "" or value == [] or value == {} or value is False or (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
-
-
-def _without_injected(live: dict) -> dict:
-    """A live Pod without the service account token volume and mounts admission adds."""
-    if live.get("kind") != "Pod":
-        return live
-    live = copy.deepcopy(live)
-    spec = live.get("spec") or {}
-    injected = {v.get("name") for v in spec.get("volumes") or [] if str(v.get("name", "")).startswith("kube-api-access-")}
-    if injected:
-        spec["volumes"] = [v for v in spec["volumes"] if v.get("name") not in injected]
-        for group in ("containers", "initContainers"):
-            for container in spec.get(group) or []:
-                if container.get("volumeMounts") is not None:
-                    container["volumeMounts"] = [m for m in container["volumeMounts"] if m.get("name") not in injected]
-    return live
-
-
-def _collect(desired, live, path, out: list, limit: int) -> None:
-    if len(out) >= limit:
-        return
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            out.append((path, desired, live))
-            return
-        for key, value in desired.items():
-            if key not in live:
-                if not _empty(value):
-                    out.append((path + (key,), value, None))
-                continue
-            _collect(value, live[key], path + (key,), out, limit)
-        return
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            out.append((path, desired, live))
-            return
-        for index, (want, have) in enumerate(zip(desired, live)):
-            _collect(want, have, path + (index,), out, limit)
-        return
-    if plan.difference(desired, live, path) is not None:
-        out.append((path, desired, live))
-
-
-def _path_text(path) -> str:
-    out = ""
-    for part in path:
-        out += "[%d]" % part if isinstance(part, int) else ("." if out else "") + str(part)
-    return out or "."
-
-
-def _short(value, limit: int = 200):
-    text = json.dumps(value, sort_keys=True, default=str)
-    if len(text) <= limit:
-        return value
-    return text[:limit] + "…"
-
-
 IGNORED_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
                     "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers")
 
 
-def compare(recorded: dict, live: dict, limit: int = 50) -> List[dict]:
-    """Where ``live`` no longer holds what the release recorded (subset comparison).
+def compare(recorded: dict, live: dict) -> List[dict]:
+    """Where ``live`` no longer holds what the release recorded: ``{path, expected, actual}`` each,
+    with whole values (plan's comparison: what plan would apply again).
 
-    For a Secret only the key names are given (``data.PASSWORD``), never a value.
+    For a Secret only the key names are given (``data.PASSWORD``), never a value. A Deployment's pod
+    template fields set by other field managers (``kubectl set env``) are drift too: ``expected``
+    is null and ``manager`` names who set them.
     """
     recorded = dict(recorded)
     recorded.pop("status", None)
@@ -670,22 +693,35 @@ def compare(recorded: dict, live: dict, limit: int = 50) -> List[dict]:
         meta.pop(key, None)
     recorded["metadata"] = meta
     secret = recorded.get("kind") == "Secret"
-    found = []
+    out = []
     if secret:
         recorded = plan.normalise_secret(recorded)
         want, have = recorded.pop("data", None) or {}, live.get("data") or {}
         for key in sorted(set(want) | set(have)):
             if want.get(key) != have.get(key):
-                found.append((("data", key), None, None))
-    _collect(recorded, _without_injected(live), (), found, limit)
-    out = []
-    for path, expected, actual in found[:limit]:
-        entry = {"path": _path_text(path)}
+                out.append({"path": "data.%s" % key})
+    view = plan.without_injected_pod_fields(live) if live.get("kind") == "Pod" else live
+    for path, expected, actual in plan.differences(recorded, view):
+        entry = {"path": ownership.path_text(path)}
         if not secret:
-            entry["expected"] = _short(expected)
-            entry["actual"] = _short(actual)
+            entry["expected"] = expected
+            entry["actual"] = actual
         out.append(entry)
+    if live.get("kind") == "Deployment":
+        # fields the release sets are differences above (kubectl set image); the others are extra
+        out.extend(found.to_dict() for found in ownership.foreign_fields(live) if not _holds(recorded, found.path))
     return out
+
+
+def _holds(obj, path) -> bool:
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(obj, list) or part >= len(obj):
+                return False
+        elif not isinstance(obj, dict) or part not in obj:
+            return False
+        obj = obj[part]
+    return True
 
 
 def _key(obj: dict):

@@ -82,5 +82,11 @@ def deploy_result(module, action, secrets=()) -> dict:
         except DeployError as error:
             out = error.result.to_dict(diff=module._diff)
             out.pop("changed", None)
+            for warning in out.pop("warnings", []):
+                module.warn(warning)
             module.fail_json(msg=str(error), changed=error.result.changed, **out)
-    return result.to_dict(diff=module._diff)
+    out = result.to_dict(diff=module._diff)
+    # Ansible shows a module's warnings itself (and in AWX's job output) from module.warn()
+    for warning in out.pop("warnings", []):
+        module.warn(warning)
+    return out

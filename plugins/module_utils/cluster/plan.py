@@ -6,8 +6,9 @@
 Every object this collection applies is *stamped* first:
 
 * label ``continuouspipe.io/task: <task>`` (the deploy task that owns it; the scope of pruning and of
-  the release history) and ``app.kubernetes.io/managed-by: continuouspipe.kubernetes``. The
-  Namespace is shared by every task deploying into it, so it carries the managed-by label only;
+  the release history), ``app.kubernetes.io/managed-by: continuouspipe.kubernetes`` and
+  ``continuouspipe.io/project: <flow uuid>`` (the project it belongs to, see ``ownership.py``). The
+  Namespace is shared by every task deploying into it, so it carries no task label;
 * annotation ``continuouspipe.io/applied``: the sha256 of the canonical desired manifest (stamped,
   without this annotation). For Secrets, ``data`` is left out of the hash: a hash of secret data in an
   annotation would let anyone who can read the object test guesses of the value. Secret data is
@@ -43,6 +44,8 @@ TASK_LABEL = "continuouspipe.io/task"
 SERVICE_LABEL = "continuouspipe.io/service"
 COMPONENT_LABEL = "component-identifier"
 APPLIED_ANNOTATION = "continuouspipe.io/applied"
+PROJECT_LABEL = "continuouspipe.io/project"
+ORIGIN_ANNOTATION = "continuouspipe.io/namespace-origin"
 RELEASE_SECRET_TYPE = "continuouspipe.io/release"
 
 # Actions of a plan entry.
@@ -127,14 +130,23 @@ def applied_hash(obj: dict) -> str:
     return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
-def stamp(obj: dict, task: str, namespace: Optional[str]) -> dict:
-    """A copy of ``obj`` with our labels, the namespace, and the applied-hash annotation."""
+def stamp(obj: dict, task: str, namespace: Optional[str], project: Optional[str] = None,
+          origin: Optional[str] = None) -> dict:
+    """A copy of ``obj`` with our labels, the namespace, and the applied-hash annotation.
+
+    ``project`` is the owning project (label ``continuouspipe.io/project``); ``origin`` the
+    Namespace's ``continuouspipe.io/namespace-origin`` annotation (created or adopted).
+    """
     obj = normalise_secret(copy.deepcopy(obj))
     meta = obj.setdefault("metadata", {})
     labels = meta.setdefault("labels", {})
     labels[MANAGED_BY_LABEL] = MANAGED_BY
+    if project:
+        labels[PROJECT_LABEL] = project
     if obj.get("kind") == "Namespace":
         meta.pop("namespace", None)
+        if origin:
+            meta.setdefault("annotations", {})[ORIGIN_ANNOTATION] = origin
     else:
         labels[TASK_LABEL] = task_label_value(task)
         if namespace:
@@ -185,37 +197,45 @@ def _empty(value) -> bool:
         isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
 
 
-def difference(desired, live, path: Tuple = ()) -> Optional[str]:
-    """The path of the first place where ``desired`` is not contained in ``live``, or None."""
+def differences(desired, live, path: Tuple = ()):
+    """Every place where ``desired`` is not contained in ``live``: (path, expected, actual), in order.
+
+    ``path`` is a tuple of keys and list indexes; ``actual`` is None where ``live`` lacks the value.
+    """
     if isinstance(desired, dict):
         if not isinstance(live, dict):
-            return _path(path) or "."
+            yield path, desired, live
+            return
         for key, value in desired.items():
             if key not in live:
-                if _empty(value):
-                    continue
-                return _path(path + (key,))
-            found = difference(value, live[key], path + (key,))
-            if found:
-                return found
-        return None
+                if not _empty(value):
+                    yield path + (key,), value, None
+                continue
+            yield from differences(value, live[key], path + (key,))
+        return
     if isinstance(desired, list):
         if not isinstance(live, list) or len(desired) != len(live):
-            return _path(path)
+            yield path, desired, live
+            return
         for index, (want, have) in enumerate(zip(desired, live)):
-            found = difference(want, have, path + (index,))
-            if found:
-                return found
-        return None
+            yield from differences(want, have, path + (index,))
+        return
     if desired == live and type(desired) is type(live):
-        return None
+        return
     if any(part in _QUANTITY_PARENTS for part in path if isinstance(part, str)):
         a, b = quantity(desired), quantity(live)
         if a is not None and a == b:
-            return None
+            return
     if desired is None and live is None:
-        return None
-    return _path(path) or "."
+        return
+    yield path, desired, live
+
+
+def difference(desired, live, path: Tuple = ()) -> Optional[str]:
+    """The path of the first place where ``desired`` is not contained in ``live``, or None."""
+    for found, _want, _have in differences(desired, live, path):
+        return _path(found) or "."
+    return None
 
 
 def _path(path) -> str:
@@ -225,7 +245,7 @@ def _path(path) -> str:
     return out
 
 
-def _without_injected_pod_fields(live: dict) -> dict:
+def without_injected_pod_fields(live: dict) -> dict:
     """A live Pod without what admission adds (the service account token volume and its mounts)."""
     live = copy.deepcopy(live)
     spec = live.get("spec") or {}
@@ -254,7 +274,7 @@ def drift(desired: dict, live: dict) -> Optional[str]:
             return "data"
         desired = {key: value for key, value in desired.items() if key != "data"}
     if desired.get("kind") == "Pod":
-        live = _without_injected_pod_fields(live)
+        live = without_injected_pod_fields(live)
     return difference(desired, live)
 
 
@@ -342,6 +362,8 @@ class Change:
     component: Optional[str] = None
     reason: Optional[str] = None
     result: Optional[dict] = None  # what the API server returned
+    # fields of the live pod template set by other field managers, to remove (ownership.ForeignField)
+    foreign: list = field(default_factory=list)
 
     @property
     def ref(self) -> str:

@@ -12,12 +12,17 @@ renders are deleted (option ``prune``, default true; ``false`` is ContinuousPipe
 Never pruned: the Namespace, release Secrets, objects owned by another object (their owner's
 deletion collects them), objects already being deleted, and PersistentVolumeClaims unless
 ``prune_volumes`` (data outlives code by default). Objects of other tasks, or not labelled by this
-collection, are never candidates.
+collection, are never candidates; and labels are not enough: an object is only deleted when the API
+server's managedFields show that this collection wrote those labels, for this project
+(``ownership.owner_of``) — a Secret labelled like ours by someone else is left alone, with a warning.
+Each deletion carries the object's uid as a precondition, so an object re-created under the same
+name in the meantime is never deleted.
 """
 from __future__ import annotations
 
 from typing import Iterable, List, Tuple
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
 
 # Delete dependants first: workloads, then what routes to them, then what they mount.
@@ -52,6 +57,22 @@ def plan_prune(live: planning.LiveState, task: str, desired_keys: Iterable[Tuple
         deletions.append(change)
     deletions.sort(key=lambda change: (PRUNE_ORDER.get(change.kind, 2), change.kind, change.name))
     return deletions, kept
+
+
+def owned(deletions: List[planning.Change], project: str) -> Tuple[List[planning.Change], List[planning.Change]]:
+    """(deletions of objects this project wrote, the others with the reason they are not ours)."""
+    ours, others = [], []
+    for change in deletions:
+        owner = ownership.owner_of(change.before)
+        if owner.project == project or owner.legacy:
+            ours.append(change)
+            continue
+        if owner.project:
+            change.reason = "belongs to project %s" % owner.project
+        else:
+            change.reason = "was not labelled by this collection (%s)" % owner.describe()
+        others.append(change)
+    return ours, others
 
 
 def phases(deletions: List[planning.Change]) -> List[List[planning.Change]]:

@@ -35,6 +35,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import m
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import endpoints as endpoint_rules
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
     ClusterError,
     ContinuousPipeError,
@@ -513,13 +514,16 @@ class RunResult:
 def _ensure_namespace(cluster, spec: RunSpec, check_mode: bool) -> bool:
     """Create the environment when it does not exist, as ContinuousPipe prepared it for a run (§11.1).
 
-    An existing namespace is used as it is (its labels are the business of deploy and environment).
+    An existing namespace is used as it is (its labels are the business of deploy and environment),
+    provided that, when the project is known, it is that project's (``ownership.check_namespace``).
     """
     live = cluster.get(cluster.resource("v1", "Namespace"), spec.namespace)
     if live is not None and not environment.is_terminating(live):
+        if spec.flow_uuid:
+            ownership.check_namespace(live, spec.flow_uuid, action="run a task in")
         return False
     environment.ensure_present(cluster, spec.namespace, environment.namespace_labels(spec.namespace, spec.flow_uuid),
-                               check_mode=check_mode, wait=True, wait_timeout=120)
+                               check_mode=check_mode, wait=True, wait_timeout=120, project=spec.flow_uuid)
     return True
 
 

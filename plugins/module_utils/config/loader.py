@@ -110,6 +110,8 @@ class LoadOptions:
     images: Dict[str, str] = field(default_factory=dict)
     changed_files: Optional[List[str]] = None
     duplicate_keys: str = "first"
+    # "mask" lets encrypted values without secret_variables stand masked (nothing is deployed)
+    missing_secrets: str = "error"
 
 
 @dataclass
@@ -294,7 +296,8 @@ def _replace_variables(configuration: Dict[str, Any], release: model.Release, op
                        locate) -> Tuple[Dict[str, Any], Dict[Any, Dict[str, Resolved]], Dict[str, Resolved]]:
     reference = release.code_reference
     context = VariableContext(release.flow_uuid, reference.branch, reference.sha,
-                              dict(options.variables or {}), dict(options.secret_variables or {}))
+                              dict(options.variables or {}), dict(options.secret_variables or {}),
+                              options.missing_secrets)
     pipeline_mappings = {}
     for key, pipeline in (configuration.get("pipelines") or {}).items():
         path = ("pipelines", key)

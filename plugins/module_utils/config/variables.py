@@ -51,6 +51,10 @@ _DEPLOY_TIME_RE = re.compile(
     r"^(?:(?:SERVICE|ENDPOINT)_[A-Z0-9_]+_PUBLIC_ENDPOINT|__TASK_[A-Z0-9_]+_TARGET_ENVIRONMENT_NAME)$")
 
 
+# What an encrypted value that was not given stands for where no value is needed.
+MISSING_SECRET = "********"
+
+
 class SecretStr(str):
     """A string that holds (part of) the value of a secret variable."""
 
@@ -97,6 +101,9 @@ class VariableContext:
     sha: str
     variables: Dict[str, Any] = field(default_factory=dict)
     secret_variables: Dict[str, Any] = field(default_factory=dict)
+    # "error": an encrypted_value without its secret_variables value is an error; "mask": it stands
+    # for a masked value (modules that only read names: teardown, pipeline_info).
+    missing_secrets: str = "error"
 
     def c1(self) -> Dict[str, Any]:
         return expressions.flow_context(self.flow_uuid, self.branch, self.sha)
@@ -127,6 +134,9 @@ def resolve_variables(entries: Any, path: Path, context: VariableContext,
             continue
         secret = False
         if "encrypted_value" in item:
+            if name not in context.secret_variables and context.missing_secrets == "mask":
+                mapping[name] = Resolved(name, SecretStr(MISSING_SECRET), True, item)
+                continue
             if name not in context.secret_variables:
                 raise DefinitionError(
                     'Unable to decrypt the value of the variable "%s": encrypted values are not decrypted by this '
