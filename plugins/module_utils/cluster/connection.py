@@ -456,10 +456,17 @@ class Cluster:
             response = self.api.call_api(method_, url, header_params=header_params, body=body_,
                                          post_params=post_params, _request_timeout=timeout)
             data = response.read()
-        except SSLError as error:
-            # a certificate that does not verify stays so: no second attempt
-            raise ClusterError("cannot reach the API server of %s (%s %s): %s" % (self.name, method, path, error),
-                               status=0, reason="Unreachable")
+        except (SSLError, ApiException) as error:
+            # the client reports TLS failures as ApiException(status=0): a certificate that does not
+            # verify stays so (no second attempt); a connection cut mid-handshake or mid-request
+            # (the API server went away) is like any lost connection
+            if isinstance(error, ApiException) and getattr(error, "status", 0):
+                raise api_error(error, method, path)
+            text = str(getattr(error, "reason", None) or error)
+            if "certificate" in text.lower() or "CERTIFICATE" in text:
+                raise ClusterError("cannot reach the API server of %s (%s %s): %s" % (self.name, method, path, text),
+                                   status=0, reason="Unreachable")
+            raise _Transient(error=ConnectionError(text.replace("\n", ": ")), sent=True)
         except (ConnectTimeoutError, NewConnectionError, ConnectionRefusedError) as error:
             # never sent: always safe to try again
             raise _Transient(error=error, sent=False)
