@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: clusters
 short_description: Kubernetes clusters as hosts, environment groups (production, uat, review) as groups
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - ContinuousPipe for Ansible maintainers (@continuouspipe)
 description:
