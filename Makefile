@@ -1,6 +1,8 @@
 # continuouspipe.kubernetes — developer entry points.
 #   make demo    start local clusters and deploy examples/ with the playbooks
-#   make test    everything CI runs: unit + golden + corpus, control plane smoke/integration, sanity, lint
+#   make test    everything CI runs: unit + golden + corpus, control plane smoke/integration, sanity, lint,
+#                changelog, collection docs lint, and the built tarball installed and used by FQCN
+#   make docsite build the HTML docsite (plugin, role and extra docs) into .build/docsite/html
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -17,7 +19,7 @@ export PATH := $(VENV)/bin:/usr/local/go/bin:$(PATH)
 NAME ?= local
 PYTEST_ARGS ?=
 
-.PHONY: help venv collection-link test unit cluster-test sanity lint cluster-build cluster-up cluster-down clusters-down demo render clean
+.PHONY: help venv collection-link test unit cluster-test sanity lint changelog docs-lint package-test docsite cluster-build cluster-up cluster-down clusters-down demo render clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -62,7 +64,23 @@ sanity: venv
 lint: venv collection-link
 	$(VENV)/bin/ansible-lint --profile production
 
-test: unit cluster-test sanity lint
+# antsibull-changelog: fragments lint clean, CHANGELOG.rst/.md generated from changelogs/changelog.yaml
+changelog: venv collection-link
+	bash tests/changelog.sh
+
+# antsibull-docs: plugin, module, role and extra docs of the collection (as the docsite renders them)
+docs-lint: venv collection-link
+	cd $(COLLECTION_LINK) && $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+
+# the tarball: no symlink or build leftover in it, installs into an empty path, works by FQCN from outside
+package-test: venv
+	$(PY) tests/package/check_package.py
+
+test: unit cluster-test sanity lint changelog docs-lint package-test
+
+# HTML docsite (antsibull-docs + Sphinx, offline) into .build/docsite/html; not part of `make test`
+docsite: venv
+	$(PY) docs/docsite/build.py
 
 render: venv collection-link
 	$(VENV)/bin/ansible-playbook playbooks/render.yml -e source_dir=$(or $(SOURCE),examples/app) -e branch=$(or $(BRANCH),main) -e output_dir=$(or $(OUT),.build/rendered) -e undefined_variables=$(or $(UNDEFINED),keep)
