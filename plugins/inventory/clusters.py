@@ -41,9 +41,9 @@ options:
         C(vars) (more host variables)."
       - "C(connection) takes the connection options of the modules: C(kubeconfig) (a path) and
         C(context), or C(host) with C(api_key), C(client_cert)/C(client_key) or
-        C(username)/C(password); C(ca_cert), C(validate_certs), C(proxy), C(no_proxy),
-        C(impersonate_user), C(impersonate_groups). Each string or boolean setting also exists as
-        C(<setting>_env): the name of an environment variable holding the value."
+        C(username)/C(password); C(ca_cert), C(validate_certs), C(proxy), C(no_proxy), C(proxy_headers),
+        C(persist_config), C(impersonate_user), C(impersonate_groups). Each string or boolean setting
+        also exists as C(<setting>_env): the name of an environment variable holding the value."
     type: list
     elements: dict
     required: true

@@ -545,3 +545,15 @@ def test_pipeline_info_errors_name_the_key():
     result = _pipeline_info({"source_dir": app, "branch": "main", "pipeline": "nope", "variables": {"CLUSTER_NAME": "u"},
                              "secret_variables": {"DATABASE_PASSWORD": "long-unit-test-secret"}})
     assert result["failed"] and "no pipeline 'nope'" in result["msg"]
+
+
+def test_proxy_headers_and_persist_config_are_connection_settings():
+    connection = {"kubeconfig": "/k", "context": "c", "proxy": "http://proxy:3128",
+                  "proxy_headers": {"proxy_basic_auth": "u:p", "user_agent": "deployer/1"},
+                  "persist_config_env": "PERSIST"}
+    assert cu.connection_problems(connection) == []
+    resolved = cu.resolve_connection(connection, environ={"PERSIST": "no"}, cluster="x")
+    assert resolved["proxy_headers"] == {"proxy_basic_auth": "u:p", "user_agent": "deployer/1"}
+    assert resolved["persist_config"] is False
+    assert cu.connection_problems(dict(connection, proxy_headers={"proxy_auth": "u:p"})) == [
+        ("proxy_headers", "must be a mapping of proxy_basic_auth, basic_auth, user_agent to strings")]
