@@ -61,7 +61,7 @@ def markdown_page(rst: str, root: str):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--dest", default=os.path.join(ROOT, ".build", "docsite"))
     args = parser.parse_args()
     dest = os.path.abspath(args.dest)

@@ -16,7 +16,8 @@ description:
   - Every cluster becomes a host with C(ansible_connection=local) and
     C(ansible_python_interpreter) set to C({{ ansible_playbook_python }}), the Python of the
     ansible-playbook that runs the job (evaluated then, so an inventory synced by AWX in one execution
-    environment works in a job of another), so nothing is discovered on the control node. Its connection settings land in the host variable C(continuouspipe_cluster),
+    environment works in a job of another), so nothing is discovered on the control node. Its
+    connection settings land in the host variable C(continuouspipe_cluster),
     which the roles of this collection turn into module options through
     C(module_defaults) (C(group/continuouspipe.kubernetes.kubernetes)).
   - Secrets stay out of the file. Every connection setting can be given as C(<setting>_env), the

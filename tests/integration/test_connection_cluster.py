@@ -191,8 +191,7 @@ def test_awx_verify_ssl_false_without_a_ca(cluster, kube_namespace, tmp_path):
     assert results["describe"]["environments"][0]["name"] == kube_namespace
 
 
-def test_options_of_the_task_win_and_a_host_variable_never_redirects_a_named_kubeconfig(cluster, kube_namespace,
-                                                                                      tmp_path):
+def test_task_options_win_and_a_host_variable_never_redirects_a_named_kubeconfig(cluster, kube_namespace, tmp_path):
     """The credential points at a wrong cluster. A task giving its own host, token and CA wins option by
     option; a task naming only its kubeconfig and context is refused (kubernetes.core would follow the
     variables to the credential's host), and a task naming nothing follows the variables."""

@@ -67,7 +67,7 @@ def run(tool: str, cluster, tmp_path: Path) -> list:
         env_path = str(COLLECTIONS)
     tasks = [{"name": "case %d" % index, module: dict(args, **options), "environment": variables,
               "register": "case_%d" % index, "ignore_errors": True}
-             for index, (_, variables, options, _, _) in enumerate(cases)]
+             for index, (dummy, variables, options, dummy2, dummy3) in enumerate(cases)]
     tasks.append({"name": "results", "ansible.builtin.copy": {
         "dest": str(out), "content": "{{ %s | to_json }}" % ("[" + ", ".join(
             "case_%d" % index for index in range(len(cases))) + "]")}})
@@ -104,7 +104,7 @@ def side_by_side(cluster, tmp_path):
 
 def test_awx_variables_and_task_options_like_kubernetes_core(side_by_side):
     cases, theirs, ours = side_by_side
-    for (name, _, _, expected_kcore, expected_ours), kcore, mine in zip(cases, theirs, ours):
+    for (name, dummy, dummy2, expected_kcore, expected_ours), kcore, mine in zip(cases, theirs, ours):
         assert (kcore, mine) == (expected_kcore, expected_ours), name
     # the same outcome everywhere but the one refusal
     assert sum(k == m for k, m in zip(theirs, ours)) == len(cases) - 1

@@ -168,7 +168,7 @@ def tool(name: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--keep", help="work in this directory and keep it (default: a temporary one, removed)")
     args = parser.parse_args()
     work = os.path.abspath(args.keep) if args.keep else tempfile.mkdtemp(prefix="cp-package-")
@@ -198,8 +198,8 @@ def main() -> int:
             if "docs/docsite/extra-docs.yml" in names:
                 extra = yaml.safe_load(archive.extractfile("docs/docsite/extra-docs.yml"))
                 problems += extra_docs_problems(extra, names)
-        log("tarball %s: %d files, %.0f KiB" % (os.path.basename(tarball), sum(1 for m in members if m.isfile()),
-                                               os.path.getsize(tarball) / 1024))
+        files_count = sum(1 for m in members if m.isfile())
+        log("tarball %s: %d files, %.0f KiB" % (os.path.basename(tarball), files_count, os.path.getsize(tarball) / 1024))
 
         installed = os.path.join(work, "installed")
         os.makedirs(installed, exist_ok=True)
@@ -235,7 +235,7 @@ def main() -> int:
         run([tool("ansible-playbook"), FQCN + ".render", "-e", "source_dir=%s" % project, "-e", "branch=main",
              "-e", "output_dir=%s" % output, "-e", "undefined_variables=keep"], outside, env, problems,
             "ansible-playbook %s.render" % FQCN)
-        rendered = [os.path.join(base, name) for base, _, files in os.walk(output) for name in files
+        rendered = [os.path.join(base, name) for base, dummy, files in os.walk(output) for name in files
                     if name.endswith(".yml")]
         if not rendered:
             problems.append("the render playbook wrote no manifest under %s" % output)

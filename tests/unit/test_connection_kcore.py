@@ -182,7 +182,7 @@ def all_cases(files):
 
 def kcore_results(cases) -> list:
     payload = [{"params": params, "env": env, "default_kubeconfig": default, "incluster": incluster}
-               for _, params, env, default, incluster in cases]
+               for dummy, params, env, default, incluster in cases]
     env = {key: value for key, value in os.environ.items() if not key.startswith(("K8S_AUTH_", "KUBERNETES_SERVICE_"))}
     env.pop("KUBECONFIG", None)
     done = subprocess.run([kcore_python(), SIDE], input=json.dumps(payload), capture_output=True, text=True,
@@ -264,7 +264,7 @@ def test_every_combination_resolves_and_connects_like_kubernetes_core(side_by_si
             assert ours["headers"]["groups"] == [g.strip() for g in kcore["headers"]["groups"]], label
         compared += 1
     # the refusals are exactly the environment host next to a kubeconfig or context of the task
-    expected = [label for label, params, env, _, _ in cases
+    expected = [label for label, params, env, dummy, dummy2 in cases
                 if "K8S_AUTH_HOST" in env and ({"kubeconfig", "context"} & set(params)) and "host" not in params]
     assert refused == expected and len(expected) == 20
     # where kubernetes.core really goes elsewhere: AWX's token next to the task's kubeconfig or
