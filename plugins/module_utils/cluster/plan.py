@@ -59,7 +59,7 @@ UNCHANGED = "unchanged"
 LOCKED = "locked"  # exists and its component is locked: never touched again
 DELETE = "delete"  # pruned
 
-# Apply order (behaviour note §10.1 plus dependencies): the lower, the earlier.
+# Apply order (docs/behaviour.md §10.1 plus dependencies): the lower, the earlier.
 KIND_ORDER = {
     "Namespace": 0, "ServiceAccount": 1, "Secret": 1, "ConfigMap": 1, "PersistentVolumeClaim": 1,
     "Role": 2, "RoleBinding": 2, "NetworkPolicy": 2, "Service": 3, "Ingress": 4,
@@ -362,7 +362,7 @@ def classify(desired: dict, live: Optional[dict], locked: bool = False, componen
         # Being deleted (finalizers still running, e.g. a claim still mounted): created again once gone.
         return Change(CREATE, kind, name, live, desired, component, reason="waiting for the deletion to finish")
     if kind == "PersistentVolumeClaim":
-        # Created when missing, never modified (behaviour note §9.4): a claim cannot be resized or
+        # Created when missing, never modified (docs/behaviour.md §9.4): a claim cannot be resized or
         # re-classed safely by a deploy.
         return Change(UNCHANGED, kind, name, live, desired, component, reason="claims are never modified")
     if locked and kind != "Namespace":
