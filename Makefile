@@ -1,6 +1,8 @@
 # continuouspipe.kubernetes — developer entry points.
 #   make demo    start local clusters and deploy examples/ with the playbooks
-#   make test    everything CI runs: unit + golden + corpus, control plane smoke/integration, sanity, lint
+#   make test    everything CI runs: unit + golden + corpus, control plane smoke/integration, sanity, lint,
+#                changelog, collection docs lint, and the built tarball installed and used by FQCN
+#   make docsite build the HTML docsite (plugin, role and extra docs) into .build/docsite/html
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,6 +11,10 @@ CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/continuouspipe-kubernetes
 VENV_KEY := $(shell cat requirements-dev.txt | $(PYTHON) -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read() + sys.version.encode()).hexdigest()[:12])')
 VENV ?= $(CACHE_DIR)/venv-$(VENV_KEY)
 PY := $(VENV)/bin/python
+# kubernetes.core in a venv of its own (the side-by-side connection tests and the benchmarks)
+KCORE_KEY := $(shell cat tests/kcore-requirements.txt | $(PYTHON) -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read() + sys.version.encode()).hexdigest()[:12])')
+KCORE_VENV ?= $(CACHE_DIR)/kcore-venv-$(KCORE_KEY)
+export CP_KCORE_PYTHON := $(KCORE_VENV)/bin/python
 # The collection loader needs <root>/ansible_collections/continuouspipe/kubernetes; this links the checkout there.
 COLLECTIONS_ROOT := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS_ROOT)/ansible_collections/continuouspipe/kubernetes
@@ -17,7 +23,7 @@ export PATH := $(VENV)/bin:/usr/local/go/bin:$(PATH)
 NAME ?= local
 PYTEST_ARGS ?=
 
-.PHONY: help venv collection-link test unit cluster-test sanity lint cluster-build cluster-up cluster-down clusters-down demo render clean
+.PHONY: help venv kcore collection-link test unit cluster-test sanity lint changelog docs-lint package-test docsite cluster-build cluster-up cluster-down clusters-down demo render clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -27,6 +33,13 @@ $(VENV)/.complete:  # the path holds a hash of requirements-dev.txt: a new conte
 	@echo "== creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+kcore: $(KCORE_VENV)/.complete
+$(KCORE_VENV)/.complete:  # keyed by tests/kcore-requirements.txt like the venv above
+	@echo "== creating $(KCORE_VENV) (kubernetes.core for the side-by-side tests)"
+	$(PYTHON) -m venv $(KCORE_VENV)
+	$(KCORE_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/kcore-requirements.txt
 	touch $@
 
 collection-link:
@@ -45,12 +58,12 @@ cluster-down: venv
 clusters-down: venv
 	$(PY) tests/cluster/cluster.py down --all
 
-unit: venv collection-link
+unit: venv collection-link kcore
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Tests against the real local control planes. Tests that fail are run once more on their own and the
 # retry is reported loudly: a few rollout-timing tests are known to be sensitive to a loaded 2-core box.
-cluster-test: venv collection-link cluster-build
+cluster-test: venv collection-link kcore cluster-build
 	@$(PY) -m pytest tests/cluster tests/integration -q -o cache_dir=.build/pytest-cache $(PYTEST_ARGS) || { \
 	  echo "== RETRYING the failed cluster tests once, on their own (see the failures above) =="; \
 	  $(PY) -m pytest --last-failed --last-failed-no-failures none -q -o cache_dir=.build/pytest-cache $(PYTEST_ARGS) \
@@ -62,7 +75,23 @@ sanity: venv
 lint: venv collection-link
 	$(VENV)/bin/ansible-lint --profile production
 
-test: unit cluster-test sanity lint
+# antsibull-changelog: fragments lint clean, CHANGELOG.rst/.md generated from changelogs/changelog.yaml
+changelog: venv collection-link
+	bash tests/changelog.sh
+
+# antsibull-docs: plugin, module, role and extra docs of the collection (as the docsite renders them)
+docs-lint: venv collection-link
+	cd $(COLLECTION_LINK) && $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+
+# the tarball: no symlink or build leftover in it, installs into an empty path, works by FQCN from outside
+package-test: venv
+	$(PY) tests/package/check_package.py
+
+test: unit cluster-test sanity lint changelog docs-lint package-test
+
+# HTML docsite (antsibull-docs + Sphinx, offline) into .build/docsite/html; not part of `make test`
+docsite: venv
+	$(PY) docs/docsite/build.py
 
 render: venv collection-link
 	$(VENV)/bin/ansible-playbook playbooks/render.yml -e source_dir=$(or $(SOURCE),examples/app) -e branch=$(or $(BRANCH),main) -e output_dir=$(or $(OUT),.build/rendered) -e undefined_variables=$(or $(UNDEFINED),keep)

@@ -23,12 +23,14 @@ writes are not audited), and peak memory (max RSS of the largest process of the 
 The engine and module rows run in a venv holding what users install (requirements.txt and the
 ansible-core of requirements-dev.txt, ``~/.cache/continuouspipe-kubernetes/bench-runtime-venv``), not in
 the development venv. kubernetes.core comes from the ``ansible`` package installed into a separate venv
-(``~/.cache/continuouspipe-kubernetes/bench-kcore-venv``, created on first use; never part of
+(``make kcore``: ``~/.cache/continuouspipe-kubernetes/kcore-venv-<key>`` from tests/kcore-requirements.txt,
+created on first use, shared with the side-by-side connection tests; never part of
 requirements-dev.txt). ``--readme`` rewrites the results table of benchmarks/README.md.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -41,7 +43,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_PYTHON = Path(sys.executable)
-KCORE_VENV = Path(os.path.expanduser("~/.cache/continuouspipe-kubernetes/bench-kcore-venv"))
+KCORE_REQUIREMENTS = Path(__file__).resolve().parents[1] / "tests" / "kcore-requirements.txt"
+# the venv of `make kcore` (keyed like the Makefile's: requirements file + Python version), shared with the
+# side-by-side connection tests
+KCORE_VENV = Path(os.environ.get("CP_KCORE_PYTHON") or os.path.expanduser(
+    "~/.cache/continuouspipe-kubernetes/kcore-venv-%s/bin/python" % hashlib.sha256(
+        KCORE_REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[:12])).parents[1]
 # The collection runs in a venv with what users install (requirements.txt + ansible-core), not in the
 # development venv: kubernetes.dynamic imports optional packages when they are there (kubernetes_validate
 # and jsonschema, test-only here), which adds ~0.2 s to every start of a process using the client.
@@ -259,12 +266,13 @@ class Bench:
         stamp.write_text("\n".join(wanted))
 
     def ensure_kcore(self) -> None:
-        if (KCORE_VENV / "bin" / "ansible-playbook").exists():
+        if (KCORE_VENV / ".complete").exists():
             return
         log("installing the ansible package (kubernetes.core) into %s" % KCORE_VENV)
         subprocess.run([sys.executable, "-m", "venv", str(KCORE_VENV)], check=True)
         subprocess.run([str(KCORE_VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                        "ansible>=11,<13", "kubernetes>=30.1.0"], check=True)
+                        "-r", str(KCORE_REQUIREMENTS)], check=True)
+        (KCORE_VENV / ".complete").touch()
 
     def kcore_version(self) -> str:
         out = subprocess.run([str(KCORE_VENV / "bin" / "ansible-galaxy"), "collection", "list", "kubernetes.core"],

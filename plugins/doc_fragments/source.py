@@ -98,6 +98,7 @@ options:
       - Files changed by the commit, relative to I(source_dir), for the C(has_changes_for_files())
         function of pipeline conditions and task filters. Without it, an expression calling that
         function fails with a clear error.
+    version_added: 0.2.0
     type: list
     elements: str
   duplicate_keys:
@@ -105,6 +106,7 @@ options:
       - What to do with a key repeated in the same YAML mapping.
       - C(first) keeps the first one and warns, as ContinuousPipe (Symfony YAML 3.4) did.
       - C(error) refuses the file.
+    version_added: 0.2.0
     type: str
     choices: [first, error]
     default: first

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: clusters
 short_description: Kubernetes clusters as hosts, environment groups (production, uat, review) as groups
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - ContinuousPipe for Ansible maintainers (@continuouspipe)
 description:
@@ -14,8 +14,10 @@ description:
     environment groups they serve (production on two AWS clusters, uat on one GCE cluster, review
     apps on a development cluster).
   - Every cluster becomes a host with C(ansible_connection=local) and
-    C(ansible_python_interpreter) set to the Python that runs Ansible, so nothing is discovered on
-    the control node. Its connection settings land in the host variable C(continuouspipe_cluster),
+    C(ansible_python_interpreter) set to C({{ ansible_playbook_python }}), the Python of the
+    ansible-playbook that runs the job (evaluated then, so an inventory synced by AWX in one execution
+    environment works in a job of another), so nothing is discovered on the control node. Its
+    connection settings land in the host variable C(continuouspipe_cluster),
     which the roles of this collection turn into module options through
     C(module_defaults) (C(group/continuouspipe.kubernetes.kubernetes)).
   - Secrets stay out of the file. Every connection setting can be given as C(<setting>_env), the
@@ -41,9 +43,9 @@ options:
         C(vars) (more host variables)."
       - "C(connection) takes the connection options of the modules: C(kubeconfig) (a path) and
         C(context), or C(host) with C(api_key), C(client_cert)/C(client_key) or
-        C(username)/C(password); C(ca_cert), C(validate_certs), C(proxy), C(no_proxy),
-        C(impersonate_user), C(impersonate_groups). Each string or boolean setting also exists as
-        C(<setting>_env): the name of an environment variable holding the value."
+        C(username)/C(password); C(ca_cert), C(validate_certs), C(proxy), C(no_proxy), C(proxy_headers),
+        C(persist_config), C(impersonate_user), C(impersonate_groups). Each string or boolean setting
+        also exists as C(<setting>_env): the name of an environment variable holding the value."
     type: list
     elements: dict
     required: true
@@ -71,7 +73,8 @@ options:
     default: provider_
   python_interpreter:
     description:
-      - C(ansible_python_interpreter) of the cluster hosts. Default is the Python running Ansible.
+      - C(ansible_python_interpreter) of the cluster hosts, when they must not use the Python of the
+        ansible-playbook that runs the job (the default, C({{ ansible_playbook_python }})).
     type: str
 """
 
@@ -113,13 +116,24 @@ environments:
 """
 
 import re
-import sys
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin
 
 from ansible_collections.continuouspipe.kubernetes.plugins.plugin_utils import clusters as cu
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 templates every inventory string anyway
+    def trust_as_template(value):
+        return value
+
+# The cluster hosts run their modules with the Python of the ansible-playbook that uses the inventory,
+# evaluated when the job runs: not the absolute path of whatever Python read the inventory (AWX syncs
+# inventories in one execution environment and runs jobs in another). Trusted, or ansible-core 2.19
+# would take the text literally.
+PLAYBOOK_PYTHON = "{{ ansible_playbook_python }}"
 
 TOP_KEYS = ("plugin", "clusters", "environments", "production_pattern", "provider_group_prefix", "python_interpreter")
 CLUSTER_KEYS = ("name", "provider", "connection", "aliases", "vars")
@@ -179,7 +193,7 @@ class InventoryModule(BaseInventoryPlugin):
         except re.error as error:
             self._fail("production_pattern", "bad regular expression %r: %s" % (production, error))
         self._provider_prefix = self.get_option("provider_group_prefix")
-        interpreter = self.get_option("python_interpreter") or sys.executable
+        interpreter = self.get_option("python_interpreter") or trust_as_template(PLAYBOOK_PYTHON)
 
         clusters = self._clusters(raw_clusters)
         environments = self._environments(raw_environments, clusters)

@@ -1855,7 +1855,7 @@ def to_bool_filter(value: Any, source: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# functions and contexts per location (reference §6.6)
+# functions and contexts per location (docs/behaviour.md §6.6)
 # --------------------------------------------------------------------------------------------
 
 _NOT_GIVEN = object()

@@ -147,7 +147,7 @@ class Endpoint:
     """A way into a service: a Service of its own, optionally behind an Ingress.
 
     ``type`` is None, ``ingress``, ``NodePort``, ``internal`` or anything else (LoadBalancer), as in
-    ContinuousPipe (§9.7 of the behaviour note). ``cloud_flare_zone`` and ``httplabs`` are kept as
+    ContinuousPipe (docs/behaviour.md §9.7). ``cloud_flare_zone`` and ``httplabs`` are kept as
     data to report (values that came from secret variables masked); the collection does not call
     those vendors.
     """

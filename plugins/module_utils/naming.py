@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Names exactly as ContinuousPipe computes them (reference §8, §6.5).
+"""Names exactly as ContinuousPipe computes them (docs/behaviour.md §8, §6.5).
 
 Everything here is a pure function of its inputs, byte-for-byte compatible with ContinuousPipe
 (CP) at its last commit:

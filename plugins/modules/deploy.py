@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: deploy
 short_description: Deploy the services of a ContinuousPipe deploy task to one Kubernetes cluster
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Loads C(continuous-pipe.yml) and C(docker-compose.yml) for one branch, translates one deploy task
     into the objects of its environment (namespace) and deploys them to one cluster, the way

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: environment
 short_description: Create or delete a ContinuousPipe environment (a Kubernetes namespace)
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - An environment is the namespace a deploy task deploys into. With O(state=present) the namespace
     is created with ContinuousPipe's labels (C(continuous-pipe-environment), C(created-by=continuous-pipe),

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: environment_info
 short_description: Describe the ContinuousPipe environments of a cluster
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Lists the environments (namespaces) this collection manages (label
     C(app.kubernetes.io/managed-by=continuouspipe.kubernetes)) or ContinuousPipe created (label

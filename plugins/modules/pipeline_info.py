@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pipeline_info
 short_description: The ordered tasks a ContinuousPipe project runs for a branch
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Loads C(continuous-pipe.yml) and C(docker-compose.yml) for one branch, like the
     M(continuouspipe.kubernetes.render) module, and returns the plan of the pipelines whose

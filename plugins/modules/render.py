@@ -47,6 +47,7 @@ options:
         C(cp-checksum-key.<task>)) is used again, else a new random one; give a fixed key when the
         files are rendered afresh for every C(kubectl apply), or every apply would roll the pods
         that reference Secrets.
+    version_added: 0.2.0
     type: str
 attributes:
   check_mode:

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: rollback
 short_description: Return an environment to a release recorded by the deploy module
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Every deploy of a task that changed something is recorded as a release in the environment's
     namespace (a Secret C(cp-release.<task>.v<N>) holding the applied manifests). This module puts the

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: run
 short_description: Run commands once in a pod of an environment (ContinuousPipe's run task)
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Runs shell commands in a one-off pod of an environment, waits for them to finish, returns their
     output, and deletes the pod, as ContinuousPipe's C(run) task did. The pod is a bare Pod named

@@ -22,9 +22,10 @@ STRING_OPTIONS = (
 )
 PATH_OPTIONS = ("kubeconfig", "client_cert", "client_key", "ca_cert")
 SECRET_OPTIONS = ("api_key", "password")
-BOOL_OPTIONS = ("validate_certs",)
+BOOL_OPTIONS = ("validate_certs", "persist_config")
 LIST_OPTIONS = ("impersonate_groups",)
-CONNECTION_OPTIONS = STRING_OPTIONS + BOOL_OPTIONS + LIST_OPTIONS
+DICT_OPTIONS = {"proxy_headers": ("proxy_basic_auth", "basic_auth", "user_agent")}
+CONNECTION_OPTIONS = STRING_OPTIONS + BOOL_OPTIONS + LIST_OPTIONS + tuple(DICT_OPTIONS)
 ENV_SUFFIX = "_env"
 ENV_OPTIONS = tuple(name + ENV_SUFFIX for name in STRING_OPTIONS + BOOL_OPTIONS)
 ALL_CONNECTION_KEYS = CONNECTION_OPTIONS + ENV_OPTIONS
@@ -62,6 +63,11 @@ def connection_problems(connection: dict) -> list:
         value = connection.get(name)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             problems.append((name, "must be a list of strings"))
+    for name, keys in DICT_OPTIONS.items():
+        value = connection.get(name)
+        if value is not None and not (isinstance(value, dict) and set(value) <= set(keys)
+                                      and all(isinstance(v, str) for v in value.values())):
+            problems.append((name, "must be a mapping of %s to strings" % ", ".join(keys)))
     if problems:
         return problems
 

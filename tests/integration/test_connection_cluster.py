@@ -191,18 +191,22 @@ def test_awx_verify_ssl_false_without_a_ca(cluster, kube_namespace, tmp_path):
     assert results["describe"]["environments"][0]["name"] == kube_namespace
 
 
-def test_options_of_the_task_win_over_awx_variables(cluster, kube_namespace, tmp_path):
-    """The credential points at a wrong cluster; a task naming its kubeconfig ignores every variable."""
+def test_task_options_win_and_a_host_variable_never_redirects_a_named_kubeconfig(cluster, kube_namespace, tmp_path):
+    """The credential points at a wrong cluster. A task giving its own host, token and CA wins option by
+    option; a task naming only its kubeconfig and context is refused (kubernetes.core would follow the
+    variables to the credential's host), and a task naming nothing follows the variables."""
     envvars = {"K8S_AUTH_HOST": BAD_HOST, "K8S_AUTH_API_KEY": "awx-wrong-token", "K8S_AUTH_VERIFY_SSL": "True",
                "K8S_AUTH_SSL_CA_CERT": "/nonexistent/ca.crt"}
     runner, results = run_playbook(tmp_path, [
-        info_task("explicit kubeconfig", kube_namespace, drift=False, kubeconfig=cluster.kubeconfig,
-                  context=cluster.context),
+        dict(info_task("explicit kubeconfig", kube_namespace, drift=False, kubeconfig=cluster.kubeconfig,
+                       context=cluster.context), ignore_errors=True),
         info_task("explicit host", kube_namespace, drift=False, host=cluster.server, api_key="{{ token }}",
                   ca_cert=ca_path(cluster)),
         dict(info_task("variables only", kube_namespace, drift=False), ignore_errors=True),
     ], envvars=envvars, extravars={"token": admin_token(cluster)})
-    assert results["explicit kubeconfig"]["_event"] == "runner_on_ok", results["explicit kubeconfig"]
+    refused = results["explicit kubeconfig"]
+    assert refused["_event"] == "runner_on_failed"
+    assert "K8S_AUTH_HOST=%s" % BAD_HOST in refused["msg"] and "names its kubeconfig and context" in refused["msg"]
     assert results["explicit host"]["_event"] == "runner_on_ok", results["explicit host"]
     failed = results["variables only"]
     assert failed["_event"] == "runner_on_failed"
@@ -220,13 +224,23 @@ def test_module_defaults_of_the_action_group(cluster, kube_namespace, tmp_path):
             info_task("describe", namespace, drift=False),
             {"name": "delete", "continuouspipe.kubernetes.environment": {"name": namespace, "state": "absent"}},
         ], module_defaults={group: {"kubeconfig": cluster.kubeconfig, "context": cluster.context}},
-            envvars={"K8S_AUTH_HOST": BAD_HOST, "K8S_AUTH_API_KEY": "wrong"})
+            # options from module_defaults are the task's: they win over the variables of the same options
+            envvars={"K8S_AUTH_KUBECONFIG": "/nonexistent/kubeconfig", "K8S_AUTH_CONTEXT": "%s-limited" % cluster.name})
         assert runner.status == "successful", artifacts_text(runner)[-4000:]
         assert results["create"]["action"] == "created"
         assert results["describe"]["environments"][0]["name"] == namespace
         assert results["delete"]["action"] == "deleted"
     finally:
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found", check=False)
+
+
+def test_a_kubeconfig_variable_with_the_context_of_the_task(cluster, kube_namespace, tmp_path):
+    """AWX's kubeconfig credential (K8S_AUTH_KUBECONFIG) and tasks that choose a context."""
+    runner, results = run_playbook(tmp_path, [info_task("describe", kube_namespace, drift=False,
+                                                        context=cluster.context)],
+                                   envvars={"K8S_AUTH_KUBECONFIG": cluster.kubeconfig})
+    assert runner.status == "successful", artifacts_text(runner)[-4000:]
+    assert results["describe"]["environments"][0]["name"] == kube_namespace
 
 
 def test_kubeconfig_and_context_variables(cluster, kube_namespace, tmp_path):

@@ -172,7 +172,7 @@ def test_locked_service_is_created_once_and_never_updated(kube, env_namespace):
     second = deploy(kube, env_namespace, locked("registry.example/db:2"))
     assert actions(second)["Deployment/db"] == "locked"
     assert template(kube, env_namespace, "db")["containers"][0]["image"] == "registry.example/db:1"
-    # endpoint objects are deployed without the strategy (§10.1): still updated
+    # endpoint objects are deployed without the strategy (docs/behaviour.md §10.1): still updated
     assert actions(second)["Service/db-public"] == "updated"
     assert live(kube, "Service", "db-public", env_namespace)["metadata"]["annotations"]["note"] == "registry.example/db:2"
     assert second.services["db"]["updated"] and not second.services["db"]["created"]

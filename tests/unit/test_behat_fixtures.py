@@ -910,7 +910,7 @@ CASES: Dict[str, Case] = {
     _ENDPOINTS + "__s12": Case("pass", "hash_long_domain_prefix()", branch="my-very-long-shiny-new-feature-branch-name",
                                check=_ingress_host("my-very-long-shi-02b27a5635-certeo.inviqa-001.example.com")),
     _ENDPOINTS + "__s13": Case(
-        "pass", "host_suffix (the feature's literal is stale since 4508fa86e; note §8.4 gives the value)",
+        "pass", "host_suffix (the feature's literal is stale since 4508fa86e; docs/behaviour.md §8.4 gives the value)",
         branch="feature/my-very-long-shiny-new-branch-name",
         check=_ingress_host("feature-my-very-long-sh-c5743d6c37-certeo.inviqa-001.example.com")),
     _ENDPOINTS + "__s14": Case("fail", "host_suffix too long", branch="feature/new-branch-name",

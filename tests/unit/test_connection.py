@@ -40,8 +40,9 @@ def test_environment_variables_alone_give_the_connection():
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("True", True), ("true", True), ("1", True), ("yes", True),
-    ("False", False), ("false", False), ("0", False), ("no", False), ("off", False),
+    ("True", True), ("true", True), ("1", True), ("yes", True), ("TRUE", True),
+    ("False", False), ("false", False), ("0", False), ("no", False), ("NO", False),
+    ("off", True),  # as in kubernetes.core: only 0, false and no (any case) are false
 ])
 def test_verify_ssl_variable_is_a_boolean(value, expected):
     settings = connection.connection_settings(params(), dict(AWX_ENV, K8S_AUTH_VERIFY_SSL=value))
@@ -51,18 +52,55 @@ def test_verify_ssl_variable_is_a_boolean(value, expected):
 @pytest.mark.parametrize("target", [
     {"kubeconfig": "/etc/kube/production.yml"},
     {"context": "production"},
-    {"host": "https://explicit.example.com"},
     {"kubeconfig": {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}},
 ])
-def test_a_task_that_names_its_cluster_ignores_every_variable(target):
+def test_a_task_that_names_its_kubeconfig_or_context_still_takes_the_other_variables(target):
+    """Option by option, as kubernetes.core: the task's options win, the variables fill in the rest."""
     settings = connection.connection_settings(params(**target), AWX_ENV)
     for name, value in target.items():
-        assert settings[name] == value
-    assert settings["api_key"] is None
-    assert settings["validate_certs"] is None
-    assert settings["ca_cert"] is None
-    if "host" not in target:
-        assert settings["host"] is None
+        assert settings[name] == value and settings[connection.SOURCES][name] == "task"
+    assert settings["api_key"] == "awx-token-123"
+    assert settings[connection.SOURCES]["api_key"] == "K8S_AUTH_API_KEY"
+    assert settings["validate_certs"] is True
+    assert settings["ca_cert"] == "/runner/env/ca.crt"
+
+
+@pytest.mark.parametrize("target", [{"kubeconfig": "/etc/kube/production.yml"}, {"context": "production"}])
+def test_a_host_variable_never_redirects_a_task_that_names_its_kubeconfig_or_context(target):
+    settings = connection.connection_settings(params(**target), AWX_ENV)
+    problem = connection.redirect_problem(settings)
+    assert "K8S_AUTH_HOST=https://awx-cluster.example.com:6443" in problem and "names its %s" % list(target)[0] in problem
+    with pytest.raises(ClusterError, match="K8S_AUTH_HOST"):
+        connection.build_configuration(settings)
+
+
+def test_a_host_of_the_task_with_a_kubeconfig_variable_is_no_redirect():
+    settings = connection.connection_settings(params(host="https://explicit.example.com"),
+                                              {"K8S_AUTH_KUBECONFIG": "/k", "K8S_AUTH_CONTEXT": "c"})
+    assert connection.redirect_problem(settings) is None
+    assert (settings["host"], settings["kubeconfig"], settings["context"]) == ("https://explicit.example.com", "/k", "c")
+
+
+def test_the_awx_kubeconfig_credential_with_a_context_of_the_task():
+    settings = connection.connection_settings(params(context="production"), {"K8S_AUTH_KUBECONFIG": "/runner/kc"})
+    assert (settings["kubeconfig"], settings["context"]) == ("/runner/kc", "production")
+    assert settings[connection.SOURCES] == {"kubeconfig": "K8S_AUTH_KUBECONFIG", "context": "task"}
+    assert connection.redirect_problem(settings) is None
+
+
+def test_proxy_headers_and_persist_config():
+    env = {"K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH": "user:pw", "K8S_AUTH_PROXY_HEADERS_USER_AGENT": "ua/1",
+           "K8S_AUTH_PERSIST_CONFIG": "yes"}
+    settings = connection.connection_settings(params(), env)
+    assert settings["proxy_headers"] == {"proxy_basic_auth": "user:pw", "user_agent": "ua/1"}
+    assert settings["persist_config"] is True
+    assert "user:pw" in connection.sensitive_values(settings)
+    # the task's proxy_headers replace every header variable
+    given = {"proxy_basic_auth": None, "basic_auth": "a:b", "user_agent": None}
+    settings = connection.connection_settings(params(proxy_headers=given, persist_config=False), env)
+    assert settings["proxy_headers"] == given and settings["persist_config"] is False
+    configuration = connection.build_configuration(dict(settings, host="https://h", api_key="t"))
+    assert configuration.proxy_headers == {"authorization": "Basic YTpi"}
 
 
 def test_task_options_win_over_variables_of_the_same_option():
@@ -171,10 +209,13 @@ def test_kubeconfig_file_and_context(tmp_path):
     assert bearer(configuration) == "Bearer token-two"
 
 
-def test_a_host_next_to_a_kubeconfig_overrides_its_server():
+def test_a_host_next_to_a_kubeconfig_overrides_its_server_until_a_token_user_refreshes_it():
     configuration = connection.build_configuration(dict(kubeconfig=_kubeconfig(), host="https://other:443"))
     assert configuration.host == "https://other:443"
+    # the client's refresh hook of a token (or exec plugin) user, run before every request, puts the
+    # kubeconfig's server back - for kubernetes.core as here (tests/unit/test_connection_kcore.py)
     assert bearer(configuration) == "Bearer kubeconfig-token"
+    assert configuration.host == "https://kube.example.com:6443"
 
 
 def test_a_missing_kubeconfig_is_a_clear_error(tmp_path):
@@ -191,7 +232,9 @@ def test_impersonation_headers():
     cluster = connection.Cluster.from_settings(
         dict(host="https://h", api_key="t", impersonate_user="alice", impersonate_groups=["dev", "ops"]))
     try:
-        assert cluster.api.default_headers["Impersonate-User"] == "alice"
-        assert cluster.api.default_headers["Impersonate-Group"] == "dev,ops"
+        headers = cluster.api.default_headers
+        assert headers["Impersonate-User"] == "alice"
+        # one header per group (a single "dev,ops" header would be one group named "dev,ops")
+        assert sorted(value for name, value in headers.items() if str(name) == "Impersonate-Group") == ["dev", "ops"]
     finally:
         cluster.close()

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Symfony ExpressionLanguage 3.4 subset ContinuousPipe evaluates (reference §6.6).
+"""The Symfony ExpressionLanguage 3.4 subset ContinuousPipe evaluates (docs/behaviour.md §6.6).
 
 Expected values and messages were checked against Symfony ExpressionLanguage v3.4.8 itself where
 PHP 7 and PHP 8 agree; the PHP 7 loose comparisons (``0 == "abc"``) follow the PHP 7 manual.

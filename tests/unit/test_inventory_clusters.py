@@ -91,7 +91,7 @@ def test_hosts_groups_and_variables(tmp_path):
 
     aws_us = host_vars(inventory, "aws-us")
     assert aws_us["ansible_connection"] == "local"
-    assert aws_us["ansible_python_interpreter"] == sys.executable
+    assert aws_us["ansible_python_interpreter"] == "{{ ansible_playbook_python }}"
     assert aws_us["continuouspipe_cluster"] == {
         "name": "aws-us", "provider": "aws", "aliases": [],
         "connection": {"host": "https://us.example.com", "api_key_env": "US_TOKEN", "ca_cert": "/ca.pem"}}
@@ -107,10 +107,15 @@ def test_hosts_groups_and_variables(tmp_path):
     assert inventory.groups["review"].get_vars() == {"wait_timeout": 60}
 
 
-def test_the_interpreter_is_a_concrete_path_not_a_template(tmp_path):
+def test_the_interpreter_is_the_python_of_the_job_a_trusted_template(tmp_path):
+    """Not the absolute path of the Python that read the inventory (AWX syncs it in another EE)."""
+    from ansible.template import is_trusted_as_template
+
     inventory = parse(tmp_path, BASE)
     interpreter = host_vars(inventory, "aws-eu")["ansible_python_interpreter"]
-    assert "{{" not in interpreter and os.path.isabs(interpreter)
+    assert interpreter == "{{ ansible_playbook_python }}"
+    assert sys.executable not in interpreter
+    assert is_trusted_as_template(interpreter)  # else ansible-core 2.19 would use the text literally
 
 
 def test_options(tmp_path):
@@ -566,3 +571,15 @@ def test_pipeline_info_needs_no_secret_value(tmp_path):
     assert not result.get("failed"), result
     assert [(t["identifier"], t["environment_name"]) for t in result["tasks"]] == [
         ("deployment", '"shop-" ~ code_reference.branch')]
+
+
+def test_proxy_headers_and_persist_config_are_connection_settings():
+    connection = {"kubeconfig": "/k", "context": "c", "proxy": "http://proxy:3128",
+                  "proxy_headers": {"proxy_basic_auth": "u:p", "user_agent": "deployer/1"},
+                  "persist_config_env": "PERSIST"}
+    assert cu.connection_problems(connection) == []
+    resolved = cu.resolve_connection(connection, environ={"PERSIST": "no"}, cluster="x")
+    assert resolved["proxy_headers"] == {"proxy_basic_auth": "u:p", "user_agent": "deployer/1"}
+    assert resolved["persist_config"] is False
+    assert cu.connection_problems(dict(connection, proxy_headers={"proxy_auth": "u:p"})) == [
+        ("proxy_headers", "must be a mapping of proxy_basic_auth, basic_auth, user_agent to strings")]

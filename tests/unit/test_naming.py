@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Names exactly as ContinuousPipe computes them (reference §8, §6.5)."""
+"""Names exactly as ContinuousPipe computes them (docs/behaviour.md §8, §6.5)."""
 from __future__ import annotations
 
 import re
@@ -206,7 +206,7 @@ def test_slugify(text, separator, expected):
 
 
 def test_slugify_differs_from_python_slugify():
-    # reference §12.5: python-slugify would give "dont" and transliterate differently
+    # docs/behaviour.md §12.5: python-slugify would give "dont" and transliterate differently
     assert naming.slugify("don't") == "don-t"
     assert naming.slugify("Ä") == "ae"
 

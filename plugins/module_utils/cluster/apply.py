@@ -135,7 +135,7 @@ class Applier:
             time.sleep(0.25)
 
     def _replace_pod(self, change: planning.Change) -> dict:
-        """Pods are immutable: delete, wait until gone, create (behaviour note §10.1)."""
+        """Pods are immutable: delete, wait until gone, create (docs/behaviour.md §10.1)."""
         if self.dry_run:
             # The new pod cannot be dry-run while the old one exists under its name: validate the
             # deletion, and report the desired manifest.

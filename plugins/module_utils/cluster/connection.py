@@ -3,10 +3,17 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reaching a cluster: connection options, K8S_AUTH_* variables, and a small REST client.
 
-Options mirror kubernetes.core (names, aliases, environment variables), with one deliberate
-difference: options given to the task always win. When a task names ``kubeconfig``, ``context`` or
-``host``, no connection variable of the environment is used, so an AWX credential injected into the
-job never redirects a task that says which cluster it wants.
+Options are resolved like kubernetes.core resolves them, option by option: the task's option (from
+the task itself or ``module_defaults``), else its ``K8S_AUTH_*`` variable(s), else nothing. So an AWX
+credential that injects ``K8S_AUTH_KUBECONFIG`` serves tasks that only choose a ``context``, and a
+task's ``kubeconfig`` goes with a ``K8S_AUTH_CONTEXT`` of the environment. The configuration is then
+built like kubernetes.core builds it: ``host`` with credentials skips the kubeconfig; else a
+kubeconfig (the given one, or in-cluster, or the default one) is loaded and the options override it.
+
+Two deliberate differences: an empty option or variable counts as unset (kubernetes.core would send
+an empty host or token), and a ``K8S_AUTH_HOST`` of the environment never redirects a task that names
+its own ``kubeconfig`` or ``context``: that is refused with an error naming both (kubernetes.core
+silently sends such a task, with whatever credentials it has, to the variable's host).
 
 ``Cluster`` wraps one ``kubernetes.client.ApiClient`` and talks JSON to the REST API directly: server
 side apply, list, get, delete. Kinds are resolved from a built-in table of the kinds this
@@ -46,6 +53,7 @@ except ImportError as import_error:  # pragma: no cover - reported by the module
 try:
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError, SSLError
     from urllib3.exceptions import HTTPError as Urllib3HTTPError
+    from urllib3.util import make_headers
 except ImportError:  # pragma: no cover
     class Urllib3HTTPError(Exception):  # type: ignore[no-redef]
         pass
@@ -62,12 +70,20 @@ except ImportError:  # pragma: no cover
     class SSLError(Urllib3HTTPError):  # type: ignore[no-redef]
         pass
 
+    make_headers = None
+
 # Answers worth another try: throttled (429), and the 5xx of an API server or load balancer in trouble.
 RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
 # Answers that mean the API server did not act on the request (API Priority and Fairness rejects
 # with 429, an overloaded or starting API server with 503): even a POST can be sent again.
 NOT_PROCESSED_STATUSES = frozenset((429, 503))
 
+
+PROXY_HEADERS_ARGSPEC = dict(
+    proxy_basic_auth=dict(type="str", no_log=True),
+    basic_auth=dict(type="str", no_log=True),
+    user_agent=dict(type="str"),
+)
 
 CONNECTION_ARGSPEC = dict(
     kubeconfig=dict(type="raw", no_log=False),
@@ -82,11 +98,14 @@ CONNECTION_ARGSPEC = dict(
     validate_certs=dict(type="bool", aliases=["verify_ssl"]),
     proxy=dict(type="str"),
     no_proxy=dict(type="str"),
+    proxy_headers=dict(type="dict", options=PROXY_HEADERS_ARGSPEC),
+    persist_config=dict(type="bool"),
     impersonate_user=dict(type="str"),
     impersonate_groups=dict(type="list", elements="str"),
 )
 
-# option -> environment variables, first found wins (kubernetes.core's names)
+# option -> environment variables, first one set wins: K8S_AUTH_<OPTION>, then K8S_AUTH_<name of the
+# kubernetes client's attribute> (kubernetes.core's names, including what AWX's credential injects)
 ENVIRONMENT = dict(
     kubeconfig=("K8S_AUTH_KUBECONFIG",),
     context=("K8S_AUTH_CONTEXT",),
@@ -100,46 +119,90 @@ ENVIRONMENT = dict(
     validate_certs=("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
     proxy=("K8S_AUTH_PROXY",),
     no_proxy=("K8S_AUTH_NO_PROXY",),
+    persist_config=("K8S_AUTH_PERSIST_CONFIG",),
     impersonate_user=("K8S_AUTH_IMPERSONATE_USER",),
     impersonate_groups=("K8S_AUTH_IMPERSONATE_GROUPS",),
 )
-TARGET_OPTIONS = ("kubeconfig", "context", "host")
+# proxy_headers: one variable per header, used only when the task gives no proxy_headers at all
+PROXY_HEADERS_ENVIRONMENT = {key: "K8S_AUTH_PROXY_HEADERS_%s" % key.upper() for key in PROXY_HEADERS_ARGSPEC}
+BOOLEAN_OPTIONS = ("validate_certs", "persist_config")
+FALSE_STRINGS = ("0", "false", "no")  # kubernetes.core: any other value of a boolean variable is true
+SOURCES = "_sources"  # key of the settings: option -> "task" or the variable it came from
 SENSITIVE_KUBECONFIG_KEYS = ("token", "client-key-data", "password", "refresh-token", "id-token", "access-token")
 
 
+def _given(value) -> bool:
+    """A value a task or a variable gives; an empty string counts as not given."""
+    return value is not None and value != ""
+
+
 def _env_bool(value: str) -> bool:
-    return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return value.lower() not in FALSE_STRINGS
 
 
 def connection_settings(params: dict, environ=None) -> dict:
-    """The effective connection settings: task options first, then K8S_AUTH_* variables.
+    """The effective connection settings, option by option: the task's option, else K8S_AUTH_*.
 
-    If the task names its target (kubeconfig, context or host), the environment is not consulted.
+    ``settings[SOURCES]`` says where each given option came from ("task" or the variable's name);
+    ``build_configuration`` uses it to refuse an environment host that would redirect a task that
+    names its own kubeconfig or context.
     """
     environ = os.environ if environ is None else environ
-    settings = {name: params.get(name) for name in CONNECTION_ARGSPEC}
-    if any(settings.get(name) not in (None, "") for name in TARGET_OPTIONS):
-        return settings
-    for name, variables in ENVIRONMENT.items():
-        if settings.get(name) not in (None, "", []):
+    settings = {name: None for name in CONNECTION_ARGSPEC}
+    sources = {}
+    for name in CONNECTION_ARGSPEC:
+        value = params.get(name)
+        if _given(value):
+            settings[name], sources[name] = value, "task"
             continue
-        for variable in variables:
-            value = environ.get(variable)
-            if value in (None, ""):
+        if name == "proxy_headers":
+            headers = {key: environ.get(variable) for key, variable in PROXY_HEADERS_ENVIRONMENT.items()
+                       if _given(environ.get(variable))}
+            if headers:
+                settings[name] = headers
+                sources[name] = ",".join(PROXY_HEADERS_ENVIRONMENT[key] for key in headers)
+            continue
+        for variable in ENVIRONMENT[name]:
+            raw = environ.get(variable)
+            if not _given(raw):
                 continue
-            if name == "validate_certs":
-                settings[name] = _env_bool(value)
+            if name in BOOLEAN_OPTIONS:
+                settings[name] = _env_bool(raw)
             elif name == "impersonate_groups":
-                settings[name] = [group.strip() for group in value.split(",") if group.strip()]
+                settings[name] = [group.strip() for group in raw.split(",") if group.strip()]
             else:
-                settings[name] = value
+                settings[name] = raw
+            sources[name] = variable
             break
+    settings[SOURCES] = sources
     return settings
 
 
+def redirect_problem(settings: dict) -> Optional[str]:
+    """Why these settings must not be used, or None.
+
+    The one refusal: a host from the environment next to a kubeconfig or context the task names.
+    kubernetes.core would send such a task to the variable's host when the variables also hold a token
+    (as AWX's credential does: the kubeconfig is not even read) or when the kubeconfig user has a client
+    certificate; here the task fails before anything is sent.
+    """
+    sources = settings.get(SOURCES) or {}
+    variable = sources.get("host")
+    named = [name for name in ("kubeconfig", "context") if sources.get(name) == "task"]
+    if variable and variable != "task" and named:
+        return ("the task names its %s, but %s=%s from the environment (an AWX credential?) names another server: "
+                "give the task's host too, or leave the variable out (kubernetes.core would go to the variable's "
+                "host when the variables also hold a token, or the kubeconfig user has a client certificate)"
+                % (" and ".join(named), variable, settings.get("host")))
+    return None
+
+
 def sensitive_values(settings: dict) -> list:
-    """Secrets of a connection (token, password, inline kubeconfig credentials) for no_log_values."""
+    """Secrets of a connection (token, passwords, inline kubeconfig credentials) for no_log_values."""
     values = [settings.get("api_key"), settings.get("password")]
+    headers = settings.get("proxy_headers")
+    if isinstance(headers, dict):
+        values += [headers.get("proxy_basic_auth"), headers.get("basic_auth")]
     kubeconfig = settings.get("kubeconfig")
     if isinstance(kubeconfig, dict):
         for user in kubeconfig.get("users") or []:
@@ -149,30 +212,44 @@ def sensitive_values(settings: dict) -> list:
     return [value for value in values if value]
 
 
+def _has_credentials(settings: dict) -> bool:
+    """Enough to authenticate without a kubeconfig (kubernetes.core's rule)."""
+    return bool((settings.get("username") and settings.get("password")) or settings.get("api_key")
+                or (settings.get("client_cert") and settings.get("client_key")))
+
+
 def build_configuration(settings: dict):
-    """A ``kubernetes.client.Configuration`` for the settings (raises ClusterError)."""
+    """A ``kubernetes.client.Configuration`` for the settings, as kubernetes.core builds it (raises ClusterError).
+
+    ``host`` with credentials (a token, user and password, or certificate and key) needs no
+    kubeconfig; otherwise the given kubeconfig (with the context), or the in-cluster configuration,
+    or the default kubeconfig is loaded, and every option given overrides what it says.
+    """
     if not HAS_KUBERNETES:
         raise ClusterError("the kubernetes Python client is required: %s" % KUBERNETES_IMPORT_ERROR)
+    problem = redirect_problem(settings)
+    if problem:
+        raise ClusterError(problem)
     configuration = k8s_client.Configuration()
     host = settings.get("host")
-    has_credentials = any(settings.get(name) for name in ("api_key", "username", "client_cert"))
     try:
-        if host and has_credentials:
-            configuration.host = host.rstrip("/")
-        elif settings.get("kubeconfig") or settings.get("context") or not host:
+        if host and _has_credentials(settings):
+            pass
+        elif settings.get("kubeconfig") or settings.get("context"):
             _load_kubeconfig(configuration, settings)
-            if host:
-                configuration.host = host.rstrip("/")
-        else:
-            configuration.host = host.rstrip("/")
+        elif not _load_incluster(configuration):
+            _load_kubeconfig(configuration, settings)
     except (ConfigException, OSError, ValueError, TypeError) as error:
         raise ClusterError("cannot load the cluster configuration: %s" % error)
 
+    if host:
+        configuration.host = host.rstrip("/")
     if settings.get("api_key"):
         configuration.api_key = {"authorization": "Bearer %s" % settings["api_key"]}
     if settings.get("username"):
         configuration.username = settings["username"]
-        configuration.password = settings.get("password") or ""
+    if settings.get("password"):
+        configuration.password = settings["password"]
     if settings.get("client_cert"):
         configuration.cert_file = settings["client_cert"]
     if settings.get("client_key"):
@@ -185,8 +262,20 @@ def build_configuration(settings: dict):
         configuration.proxy = settings["proxy"]
     if settings.get("no_proxy"):
         configuration.no_proxy = settings["no_proxy"]
+    headers = {key: value for key, value in (settings.get("proxy_headers") or {}).items() if value is not None}
+    if headers:
+        configuration.proxy_headers = make_headers(**headers)
     configuration.connection_pool_maxsize = 16
     return configuration
+
+
+def _load_incluster(configuration) -> bool:
+    """Load the in-cluster configuration (a pod's service account); False when not in a pod."""
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)
+    except ConfigException:
+        return False
+    return True
 
 
 class _LogCapture(logging.Handler):
@@ -220,24 +309,47 @@ def _load_kubeconfig(configuration, settings: dict) -> None:
 
 def _load_kubeconfig_file(configuration, settings: dict) -> None:
     kubeconfig = settings.get("kubeconfig")
-    context = settings.get("context")
+    options = dict(context=settings.get("context"), client_configuration=configuration,
+                   persist_config=bool(settings.get("persist_config")))
     if isinstance(kubeconfig, dict):
-        k8s_config.load_kube_config_from_dict(
-            kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+        k8s_config.load_kube_config_from_dict(kubeconfig, **options)
         return
     if kubeconfig:
+        # a list of paths, as KUBECONFIG: missing files are skipped (kubectl, the client), none is an error
         paths = [os.path.expanduser(path) for path in str(kubeconfig).split(os.pathsep) if path]
-        for path in paths:
-            if not os.path.exists(path):
-                raise ClusterError("kubeconfig %s does not exist" % path)
-        k8s_config.load_kube_config(
-            config_file=os.pathsep.join(paths), context=context, client_configuration=configuration,
-            persist_config=False)
+        if not any(os.path.exists(path) for path in paths):
+            raise ClusterError("kubeconfig %s does not exist" % os.pathsep.join(paths))
+        k8s_config.load_kube_config(config_file=os.pathsep.join(paths), **options)
         return
-    if not context and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        k8s_config.load_incluster_config(client_configuration=configuration)
-        return
-    k8s_config.load_kube_config(context=context, client_configuration=configuration, persist_config=False)
+    # $KUBECONFIG as it was when the client was imported, else ~/.kube/config
+    default = os.path.expanduser(k8s_config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION)
+    if not any(os.path.exists(path) for path in default.split(os.pathsep) if path):
+        raise ClusterError("no kubeconfig: the task gives none (kubeconfig or K8S_AUTH_KUBECONFIG), it does not run "
+                           "in a pod, and the default kubeconfig %s does not exist" % default)
+    k8s_config.load_kube_config(**options)
+
+
+class RepeatedHeader(str):
+    """A header name that may occur several times in one request's header dict.
+
+    Each instance is its own dict key (identity hash and equality), and so is its lower-case form,
+    which urllib3 uses as its own key: every instance becomes one header line.
+    """
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    def lower(self):
+        if not hasattr(self, "_lower"):
+            self._lower = RepeatedHeader(str.lower(self))  # pylint: disable=attribute-defined-outside-init
+            self._lower._lower = self._lower
+        return self._lower
 
 
 # --------------------------------------------------------------------------------------------------
@@ -388,8 +500,9 @@ class Cluster:
         cluster = cls(build_configuration(settings), name=name)
         if settings.get("impersonate_user"):
             cluster.api.set_default_header("Impersonate-User", settings["impersonate_user"])
-        if settings.get("impersonate_groups"):
-            cluster.api.set_default_header("Impersonate-Group", ",".join(settings["impersonate_groups"]))
+        for group in settings.get("impersonate_groups") or []:
+            # one header per group: the API server takes "a,b" in one header for a single group "a,b"
+            cluster.api.set_default_header(RepeatedHeader("Impersonate-Group"), group)
         return cluster
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Public endpoints: which objects they are, and waiting for their addresses (behaviour note §10.4).
+"""Public endpoints: which objects they are, and waiting for their addresses (docs/behaviour.md §10.4).
 
 Addresses by object:
 

@@ -21,7 +21,7 @@ When anything fails after the first write, the environment is rolled back (optio
   manifests re-applied; objects this run created deleted, PersistentVolumeClaims and the Namespace
   never); Deployments that no release holds are undone one revision; then the rolled-back workloads
   are waited for.
-* ``revision`` (ContinuousPipe, behaviour note §10.5): every updated Deployment goes back one revision
+* ``revision`` (ContinuousPipe, docs/behaviour.md §10.5): every updated Deployment goes back one revision
   as ``kubectl rollout undo`` does; the Service named after a created component is deleted.
 * ``none``: nothing is undone; the error says the environment is half-deployed and lists the objects
   in their new state.

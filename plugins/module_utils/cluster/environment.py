@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Environments: the namespaces deploy tasks deploy into (behaviour note §9.1, §10.7).
+"""Environments: the namespaces deploy tasks deploy into (docs/behaviour.md §9.1, §10.7).
 
 * :func:`ensure_present` creates a namespace with ContinuousPipe's labels
   (``continuous-pipe-environment``, ``created-by: continuous-pipe``, ``flow``) and ours

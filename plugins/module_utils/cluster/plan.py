@@ -32,10 +32,17 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
+
+try:
+    # Free in the modules: connection.py has already imported the kubernetes package (whose
+    # __init__ imports kubernetes.utils). Imported on its own it costs ~0.5 s.
+    from kubernetes.utils.quantity import parse_quantity
+except ImportError:  # pragma: no cover - the modules report the missing client before planning
+    parse_quantity = None
 
 FIELD_MANAGER = "continuouspipe.kubernetes"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -55,7 +62,7 @@ UNCHANGED = "unchanged"
 LOCKED = "locked"  # exists and its component is locked: never touched again
 DELETE = "delete"  # pruned
 
-# Apply order (behaviour note §10.1 plus dependencies): the lower, the earlier.
+# Apply order (docs/behaviour.md §10.1 plus dependencies): the lower, the earlier.
 KIND_ORDER = {
     "Namespace": 0, "ServiceAccount": 1, "Secret": 1, "ConfigMap": 1, "PersistentVolumeClaim": 1,
     "Role": 2, "RoleBinding": 2, "NetworkPolicy": 2, "Service": 3, "Ingress": 4,
@@ -162,33 +169,24 @@ def apply_order(obj: dict) -> int:
 # --------------------------------------------------------------------------------------------------
 # comparison
 
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+)?$")
-_SUFFIX = {
-    None: Decimal(1), "m": Decimal("0.001"), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9, "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
-}
 _QUANTITY_PARENTS = ("requests", "limits", "capacity", "hard", "sizeLimit")
 
 
 def quantity(value) -> Optional[Decimal]:
-    """The value of a Kubernetes quantity (``500m``, ``1Gi``, ``2``), or None."""
-    if isinstance(value, bool):
+    """The value of a Kubernetes quantity (``500m``, ``1Gi``, ``2``, ``1e3``), or None.
+
+    Parsing is the official client's (``kubernetes.utils.parse_quantity``); ints and floats are taken
+    by their decimal text (``0.1`` is 0.1, not the float's binary value), booleans are no quantity.
+    """
+    if isinstance(value, bool) or parse_quantity is None:
         return None
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    if not isinstance(value, str):
+    if isinstance(value, float):
+        value = str(value)
+    elif not isinstance(value, (int, str)):
         return None
-    match = _QUANTITY.match(value.strip())
-    if not match:
-        return None
-    number, suffix = match.groups()
     try:
-        if suffix and suffix[0] in "eE" and suffix not in _SUFFIX:
-            return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
-        return Decimal(number) * _SUFFIX[suffix]
-    except (InvalidOperation, KeyError, ValueError):
+        return parse_quantity(value.strip() if isinstance(value, str) else value)
+    except (ValueError, ArithmeticError):
         return None
 
 
@@ -386,7 +384,7 @@ def classify(desired: dict, live: Optional[dict], locked: bool = False, componen
         # Being deleted (finalizers still running, e.g. a claim still mounted): created again once gone.
         return Change(CREATE, kind, name, live, desired, component, reason="waiting for the deletion to finish")
     if kind == "PersistentVolumeClaim":
-        # Created when missing, never modified (behaviour note §9.4): a claim cannot be resized or
+        # Created when missing, never modified (docs/behaviour.md §9.4): a claim cannot be resized or
         # re-classed safely by a deploy.
         return Change(UNCHANGED, kind, name, live, desired, component, reason="claims are never modified")
     if locked and kind != "Namespace":

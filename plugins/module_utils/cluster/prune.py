@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pruning: deleting what a task deployed before and no longer deploys.
 
-ContinuousPipe never deleted anything (behaviour note §10.6): a service removed from
+ContinuousPipe never deleted anything (docs/behaviour.md §10.6): a service removed from
 continuous-pipe.yml, or skipped by a condition, kept running until the whole environment was
 deleted. Here the objects labelled ``continuouspipe.io/task=<task>`` and
 ``app.kubernetes.io/managed-by=continuouspipe.kubernetes`` in the namespace that the task no longer

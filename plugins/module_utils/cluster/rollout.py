@@ -8,7 +8,7 @@ LIST of Deployments and one LIST of Pods of the namespace, whatever the number o
 
 A Deployment is rolled out with ``kubectl rollout status`` semantics (ContinuousPipe only compared
 ``availableReplicas`` with ``replicas``, which is already true for the *old* pods right after an
-update, behaviour note §10.3): ``observedGeneration >= generation``, ``updatedReplicas == replicas``,
+update, docs/behaviour.md §10.3): ``observedGeneration >= generation``, ``updatedReplicas == replicas``,
 no old replicas left, ``availableReplicas == replicas``.
 
 The wait **fails fast** — within a poll or two instead of at the timeout — when the rollout cannot

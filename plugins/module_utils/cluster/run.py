@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One-off commands in a pod of an environment: ContinuousPipe's ``run`` task (behaviour note §11.1).
+"""One-off commands in a pod of an environment: ContinuousPipe's ``run`` task (docs/behaviour.md §11.1).
 
 The pod is what ContinuousPipe ran: a bare Pod ``run-<task>`` (slugified), one container of the same
 name running ``sh -cex "<cmd1>; <cmd2>"``, ``restartPolicy: Never``, no ports, no Service. It is not a

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``automatic`` TLS certificates (behaviour note §9.8).
+"""``automatic`` TLS certificates (docs/behaviour.md §9.8).
 
 ContinuousPipe generated a self-signed RSA-2048, 10-year certificate ``CN=<host>, O=ContinuousPipe``
 once per flow and host and reused it afterwards. Here the certificate is generated when its Secret

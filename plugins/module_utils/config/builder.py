@@ -579,7 +579,7 @@ def _with_exposed(environment, component: str, exposed) -> tuple:
 
 def expose_variables(task: model.Task, exposed) -> model.Task:
     """Variables with ``as_environment_variable`` become env vars of the deploy services (all, or the
-    named components) and of run tasks, unless the service sets the same name itself (§6.3)."""
+    named components) and of run tasks, unless the service sets the same name itself (docs/behaviour.md §6.3)."""
     if not exposed:
         return task
     if isinstance(task, model.DeployTask):

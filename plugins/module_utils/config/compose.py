@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``docker-compose.yml`` as default configuration of ``build`` and ``deploy`` tasks (behaviour note §5).
+"""``docker-compose.yml`` as default configuration of ``build`` and ``deploy`` tasks (docs/behaviour.md §5).
 
 Reading (``MergedProjectParser`` + ``V2CompatibilityParser``): ``docker-compose.yml`` at the root of
 the project, then ``docker-compose.<branch>.yml`` (raw branch name) replaced over it with PHP's

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Enhancers: extra partial configurations derived from the raw sources (behaviour note §2.3).
+"""Enhancers: extra partial configurations derived from the raw sources (docs/behaviour.md §2.3).
 
 They run on the raw (not yet normalised) documents, in ContinuousPipe's order, and each one
 *prepends* (lower precedence) or *appends* (higher precedence) a generated document:

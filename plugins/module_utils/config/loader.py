@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The load stage: project files + Ansible options ⇒ :class:`model.Project` (behaviour note §1.1, §2).
+"""The load stage: project files + Ansible options ⇒ :class:`model.Project` (docs/behaviour.md §1.1, §2).
 
 ::
 

@@ -12,7 +12,7 @@ normalise
     present), ``before`` closures (CP's ``beforeNormalization``), the null/true/false equivalents
     (``web: ~`` ⇒ ``{enabled: true}``), the type check of scalar/boolean/integer nodes, and
     unknown keys (``Unrecognized option "por" under "…". Did you mean "ports"?``).
-merge (behaviour note §2.4)
+merge (docs/behaviour.md §2.4)
     scalars: right side wins; fixed-children maps: child by child; keyed maps (``tasks``,
     ``services``…): key by key; :class:`KeyIndexedNode` (``pipelines``): element *i* into element
     *i*; :class:`VariablesNode`: by ``(name, condition)``, in place; other lists: appended, or

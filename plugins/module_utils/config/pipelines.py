@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Finalizers and pipelines (behaviour note §2.5 and §7).
+"""Finalizers and pipelines (docs/behaviour.md §2.5 and §7).
 
 After the sources are merged, in ContinuousPipe's order:
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The schema of ``continuous-pipe.yml`` (behaviour note §3, §4, §11), as :mod:`nodes` trees.
+"""The schema of ``continuous-pipe.yml`` (docs/behaviour.md §3, §4, §11), as :mod:`nodes` trees.
 
 Node for node what ContinuousPipe's ``ConfigurationDefinition`` and task factories declared
 (``DeployTaskFactory``, ``RunTaskFactory``, ``BuildTaskFactory``, …), including their quirks:

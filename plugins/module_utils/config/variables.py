@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Variables: resolution and ``${VAR}`` substitution (behaviour note §6.1–§6.4).
+"""Variables: resolution and ``${VAR}`` substitution (docs/behaviour.md §6.1–§6.4).
 
 Resolution (``ReplaceEnvironmentVariableValues``): variables are read in order; an entry whose
 ``condition`` (context C1) is false is skipped; its value is the secret value of an

@@ -8,7 +8,7 @@
 Pure functions: no I/O, no clock, no randomness, no Kubernetes client. Same input ⇒ byte-identical
 manifests. The rules live one concern per module:
 
-* ``labels``     — labels, annotations, metadata (§8.2)
+* ``labels``     — labels, annotations, metadata (docs/behaviour.md §8.2)
 * ``variables``  — deploy-time ``${SERVICE_*_PUBLIC_ENDPOINT}`` / ``${__TASK_*}`` in env values (§6.5)
 * ``secrets``    — secret env vars, TLS Secrets, the pod checksum (§9.8)
 * ``volumes``    — pod volumes, mounts, PersistentVolumeClaims (§9.4)

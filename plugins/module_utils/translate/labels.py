@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Labels, annotations and object metadata (behaviour note §8.2).
+"""Labels, annotations and object metadata (docs/behaviour.md §8.2).
 
 ContinuousPipe labelled its objects with ``component-identifier: <id>`` (workloads, pod templates,
 Services, Ingresses) and selected pods with that label only. Those labels are kept verbatim so that

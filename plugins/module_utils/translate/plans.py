@@ -5,7 +5,7 @@
 
 The translator is a pure function ``(DeployTask, Release, TranslateOptions) → RenderedEnvironment``.
 Besides the manifests, the result carries what ContinuousPipe's Pipe knew about each object while
-deploying it (behaviour note §10): which objects belong to which component, the ``locked`` /
+deploying it (docs/behaviour.md §10): which objects belong to which component, the ``locked`` /
 ``reset`` / ``attached`` flags, the rollout timeout (§10.3), and which objects are *public endpoints*
 whose address must be waited for (§10.4).
 """

@@ -6,7 +6,7 @@
 * Env vars marked ``secret`` (they came from a secret or vault-encrypted variable) are stored in one
   Secret per service, ``<identifier>-secrets`` (type Opaque), and referenced with
   ``valueFrom.secretKeyRef``; their value is never written inline. ContinuousPipe inlined every
-  value in the pod template (§9.5); this is a deliberate deviation.
+  value in the pod template (docs/behaviour.md §9.5); this is a deliberate deviation.
 * Endpoint certificates become ``kubernetes.io/tls`` Secrets named ``<endpoint>-<certificate>``
   with ``data: {tls.crt, tls.key}`` — the values are base64 already (§9.8).
 * All Secret values are written base64-encoded under ``data`` (never ``stringData``, which

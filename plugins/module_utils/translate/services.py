@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Services and endpoints (behaviour note §9.6, §9.7, §9.8, §10.4).
+"""Services and endpoints (docs/behaviour.md §9.6, §9.7, §9.8, §10.4).
 
 Default Service (``ServiceTransformer``): when ``from_cluster`` and no endpoint of the component
 produced a Service; named after the component, ``LoadBalancer`` when ``from_external`` else

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Deploy-time variables in container environments (behaviour note §6.5).
+"""Deploy-time variables in container environments (docs/behaviour.md §6.5).
 
 ContinuousPipe resolved ``${VAR}`` when loading the configuration and left unknown names verbatim;
 a few names are only known while deploying and were handled in two places:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Volumes, volume mounts and PersistentVolumeClaims (behaviour note §9.4, §9.5).
+"""Volumes, volume mounts and PersistentVolumeClaims (docs/behaviour.md §9.4, §9.5).
 
 Pod volumes: ``persistent`` ⇒ ``persistentVolumeClaim.claimName: <name>``; ``hostPath`` ⇒
 ``hostPath.path``; ``emptyDirectory`` ⇒ ``emptyDir: {}``; ``nfs`` ⇒ ``nfs: {server, path}``.

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to continuouspipe.kubernetes
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pods, containers and workloads (behaviour note §9.5, §10.3).
+"""Pods, containers and workloads (docs/behaviour.md §9.5, §10.3).
 
 * A scalable service becomes an ``apps/v1`` Deployment named after its identifier, selector
   exactly ``{component-identifier: <id>}`` (so Deployments created by ContinuousPipe can be taken

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""docker-compose.yml as default configuration (behaviour note §5)."""
+"""docker-compose.yml as default configuration (docs/behaviour.md §5)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Variables with ``as_environment_variable`` become env vars of deploy services and run tasks (§6.3),
+"""Variables with ``as_environment_variable`` become env vars of deploy services and run tasks (docs/behaviour.md §6.3),
 as in the Behat feature variables-as-environment.feature."""
 from __future__ import annotations
 

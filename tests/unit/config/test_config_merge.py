@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Merge of the configuration sources, node kind by node kind (behaviour note §2.4)."""
+"""Merge of the configuration sources, node kind by node kind (docs/behaviour.md §2.4)."""
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Pipelines: default pipeline, imports and overrides, conditions, identifiers (behaviour note §2.5, §7)."""
+"""Pipelines: default pipeline, imports and overrides, conditions, identifiers (docs/behaviour.md §2.5, §7)."""
 from __future__ import annotations
 
 import pytest

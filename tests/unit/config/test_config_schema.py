@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Normalisation and validation with Symfony Config semantics (behaviour note §3, §4, §11.1)."""
+"""Normalisation and validation with Symfony Config semantics (docs/behaviour.md §3, §4, §11.1)."""
 from __future__ import annotations
 
 import pytest

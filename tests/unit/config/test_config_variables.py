@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Variables: resolution, substitution, secrets, undefined names (behaviour note §6.1–§6.4)."""
+"""Variables: resolution, substitution, secrets, undefined names (docs/behaviour.md §6.1–§6.4)."""
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Symfony Yaml 3.4 quirks (behaviour note §2.2)."""
+"""Symfony Yaml 3.4 quirks (docs/behaviour.md §2.2)."""
 from __future__ import annotations
 
 import pytest

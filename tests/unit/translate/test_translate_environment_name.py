@@ -1,4 +1,4 @@
-"""Environment (namespace) names (§8.1, §8.4)."""
+"""Environment (namespace) names (docs/behaviour.md §8.1, §8.4)."""
 from __future__ import annotations
 
 import pytest

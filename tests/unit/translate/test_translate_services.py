@@ -1,4 +1,4 @@
-"""Default Services (§9.6) and endpoints (§9.7, §9.8, §10.4)."""
+"""Default Services (docs/behaviour.md §9.6) and endpoints (§9.7, §9.8, §10.4)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Deploy-time variables in env values (§6.5)."""
+"""Deploy-time variables in env values (docs/behaviour.md §6.5)."""
 from __future__ import annotations
 
 from translate_fixtures import container, render, web

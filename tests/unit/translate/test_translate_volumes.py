@@ -1,4 +1,4 @@
-"""Pod volumes, mounts and PersistentVolumeClaims (§9.4, §9.5)."""
+"""Pod volumes, mounts and PersistentVolumeClaims (docs/behaviour.md §9.4, §9.5)."""
 from __future__ import annotations
 
 import pytest

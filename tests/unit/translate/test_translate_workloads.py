@@ -1,4 +1,4 @@
-"""Workloads, containers, probes, multi-container pods (§9.5, §10.3)."""
+"""Workloads, containers, probes, multi-container pods (docs/behaviour.md §9.5, §10.3)."""
 from __future__ import annotations
 
 import pytest
