@@ -209,6 +209,8 @@ def test_throttled_deploy_succeeds(outage_cluster, request):
         rejected = rejected_total(outage_cluster) - before
         throttled = [entry for entry in limited.retries if entry[2] == "HTTP 429"]
         assert rejected > 0 and throttled, (rejected, limited.retries[:5])
+        print("\nthrottled deploy: %d requests rejected with 429 by the API server, %d retried by the client, "
+              "%d services deployed" % (rejected, len(throttled), len(services)))
         assert not deploy(limited, namespace, task(*services)).changed
     finally:
         limited.close()
@@ -253,6 +255,7 @@ def test_frozen_api_server_is_reported_as_unresponsive(outage_cluster, request):
     assert "timed out after" not in message and "Timeout" not in message, message
     assert "release 2 stays pending" in message, message
     assert elapsed < 60, elapsed
+    print("\nfrozen API server: the deploy failed as unresponsive %.1fs after it started" % elapsed)
     try:
         wait_for(lambda: kube.get(kube.resource("v1", "Namespace"), namespace), timeout=60, what="the API server")
         result = deploy(kube, namespace, versioned(2))
