@@ -38,7 +38,8 @@ from fixtures import request_series  # noqa: E402
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection  # noqa: E402
 
 COLLECTIONS_PATH = ROOT / ".build" / "collections"
-CORPUS = Path(os.environ.get("CP_CORPUS_DIR", "/work/shared/corpus"))
+# ../shared next to the repository (CP_CORPUS_DIR overrides)
+CORPUS = Path(os.environ.get("CP_CORPUS_DIR") or ROOT.parent / "shared" / "corpus")
 USER_AGENT = "continuouspipe.kubernetes"
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY")
 # What a deploy writes; the control plane's own steady-state writes go to other resources/subresources
