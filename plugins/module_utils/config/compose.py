@@ -35,11 +35,11 @@ Safe-by-default differences with ContinuousPipe:
 * an ``expose`` entry given as a quoted number (``"80"``) is accepted as the port 80 (ContinuousPipe
   passed the string on and failed with "Expected int"); any other non-numeric entry
   (``"8000-8010"``, ``"80/udp"``) is an error naming ``services.<name>.expose[i]``;
-* a branch file whose name would leave the project directory (``..``) is not read.
+* a branch file whose name would leave the project directory (``..``) is not read; the files are
+  read only when they are regular files inside the project directory, links resolved (``files``).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -49,7 +49,8 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.p
     php_bool,
     php_int,
 )
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.yaml_dialect import load_yaml_file
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.files import read_project_file
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.yaml_dialect import load_yaml_bytes
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 
 __all__ = ["COMPOSE_FILE", "ComposeProject", "ComposeService", "read_compose", "branch_file_name"]
@@ -201,24 +202,19 @@ def branch_file_name(branch: str) -> str:
     return "docker-compose.%s.yml" % branch
 
 
-def _inside(source_dir: str, path: str) -> bool:
-    root = os.path.realpath(source_dir)
-    return os.path.realpath(path).startswith(root + os.sep)
-
-
 def read_compose(source_dir: str, branch: Optional[str]) -> Optional[ComposeProject]:
     """Read the project's compose files; None when there is no ``docker-compose.yml``."""
-    base = os.path.join(source_dir, COMPOSE_FILE)
-    if not os.path.lexists(base):
+    base = read_project_file(source_dir, COMPOSE_FILE)
+    if base is None:
         return None
-    parsed = _read_mapping(base, COMPOSE_FILE)
+    parsed = _mapping(base, COMPOSE_FILE)
     files = [COMPOSE_FILE]
     branch_file, branch_parsed = None, {}
     if branch:
         name = branch_file_name(branch)
-        path = os.path.join(source_dir, name)
-        if _inside(source_dir, path) and os.path.isfile(path):
-            branch_file, branch_parsed = name, _read_mapping(path, name)
+        content = read_project_file(source_dir, name)
+        if content is not None:
+            branch_file, branch_parsed = name, _mapping(content, name)
             files.append(name)
             parsed = array_replace_recursive(parsed, branch_parsed)
     services, prefix = _services_of(parsed, branch_file)
@@ -230,8 +226,8 @@ def read_compose(source_dir: str, branch: Optional[str]) -> Optional[ComposeProj
     return ComposeProject(tuple(found), tuple(files))
 
 
-def _read_mapping(path: str, file: str) -> Dict[Any, Any]:
-    parsed = load_yaml_file(path, file)
+def _mapping(content: bytes, file: str) -> Dict[Any, Any]:
+    parsed = load_yaml_bytes(content, file)
     if not isinstance(parsed, dict):
         raise DefinitionError("The Docker Compose file is invalid: expected a mapping of services, got %s"
                               % ("an empty document" if parsed is None else type(parsed).__name__), file=file)

@@ -70,9 +70,12 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.v
     resolve_variables,
     substitute_tree,
 )
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.files import read_project_file
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.yaml_dialect import (
+    MAX_DEPTH,
+    MAX_NODES,
     load_yaml,
-    load_yaml_file,
+    load_yaml_bytes,
     yaml_policy,
 )
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
@@ -166,8 +169,29 @@ def _flow_document(flow_configuration: Any) -> Optional[Document]:
         return None
     if isinstance(flow_configuration, str):
         flow_configuration = load_yaml(flow_configuration, FLOW)
+    else:
+        _check_bounds(flow_configuration, FLOW)
     data = task_list_as_unnamed_array(_top_level(_plain_data(flow_configuration), FLOW))
     return Document(FLOW, data, user=True)
+
+
+def _check_bounds(data: Any, label: str) -> None:
+    """Data given as an option (not YAML text) is held to the bounds of a YAML document."""
+    count, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise DefinitionError("Invalid configuration: more than %d values" % MAX_NODES, file=label)
+        if isinstance(value, (dict, list, tuple)):
+            if depth > MAX_DEPTH:
+                raise DefinitionError("Invalid configuration: nested more than %d levels deep" % MAX_DEPTH,
+                                      file=label)
+            items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+            for key, item in items:
+                stack.append((item, depth + 1))
+                if key is not None:
+                    count += 1
 
 
 def _plain_data(value: Any) -> Any:
@@ -182,10 +206,10 @@ def _plain_data(value: Any) -> Any:
 
 
 def _file_document(source_dir: str) -> Optional[Document]:
-    path = os.path.join(source_dir, CONFIGURATION_FILE)
-    if not os.path.lexists(path):
+    content = read_project_file(source_dir, CONFIGURATION_FILE)
+    if content is None:
         return None
-    data = task_list_as_unnamed_array(_top_level(load_yaml_file(path, CONFIGURATION_FILE), CONFIGURATION_FILE))
+    data = task_list_as_unnamed_array(_top_level(load_yaml_bytes(content, CONFIGURATION_FILE), CONFIGURATION_FILE))
     return Document(FILE, data, user=True)
 
 

@@ -26,6 +26,14 @@ Safe-by-default differences with Symfony 3.4 (documented for the migration guide
 
 Every failure is a :class:`DefinitionError` naming the file, with the line and column in the
 message (``YAML seems invalid: … at line 3, column 9``), never a PyYAML exception.
+
+Bounds (the files come from any branch of any repository): a document of at most
+:data:`MAX_DOCUMENT_CHARS` characters, nested at most :data:`MAX_DEPTH` levels, expanding to at most
+:data:`MAX_NODES` nodes once every alias and merge key is followed (a "billion laughs" or a merge-key
+bomb is refused while it is read, in linear time), no alias of a node inside itself. Integers beyond
+64 bits stay strings (as Symfony does); ``!!int``/``!!float`` on text that is not a number, and the
+``!!set``, ``!!omap``, ``!!pairs`` tags, are errors. Real files are far below the bounds (the largest
+``continuous-pipe.yml`` known is 6 KB, 13 levels, 440 nodes).
 """
 from __future__ import annotations
 
@@ -35,9 +43,9 @@ import threading
 
 try:
     import yaml
-    from yaml.composer import Composer
+    from yaml.composer import Composer, ComposerError
     from yaml.constructor import ConstructorError, SafeConstructor
-    from yaml.events import AliasEvent
+    from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
     from yaml.nodes import MappingNode, ScalarNode, SequenceNode
     from yaml.parser import Parser
     from yaml.reader import Reader
@@ -48,7 +56,15 @@ except ImportError:  # pragma: no cover - PyYAML is a dependency of ansible-core
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 
-__all__ = ["load_yaml", "load_yaml_file", "yaml_policy"]
+__all__ = ["MAX_DEPTH", "MAX_DOCUMENT_CHARS", "MAX_NODES", "load_yaml", "load_yaml_bytes", "yaml_policy"]
+
+#: Deepest nesting of mappings and sequences in one document.
+MAX_DEPTH = 100
+#: Most nodes of one document, every alias and merge key followed (counting what they repeat).
+MAX_NODES = 100000
+#: Longest document read, in characters (project files are also capped in bytes, ``files.MAX_FILE_BYTES``).
+MAX_DOCUMENT_CHARS = 1024 * 1024
+_PHP_INT_MAX = 2 ** 63 - 1
 
 _INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0x[0-9a-fA-F]+)$")
 _FLOAT_RE = re.compile(
@@ -78,11 +94,50 @@ if yaml is not None:  # the loader classes derive from PyYAML's
             self.target = target
 
     class _Composer(Composer):
+        """PyYAML's composer, bounded: depth, expanded size, no recursive alias (see the module doc).
+
+        Every composed node gets a ``weight``: the number of nodes it stands for once aliases and
+        merge keys are expanded. It is computed bottom-up while composing, so a document whose
+        expansion would be exponential is refused after reading it once.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self._depth = 0
+
         def compose_node(self, parent, index):
-            aliased = self.check_event(AliasEvent)
-            node = super().compose_node(parent, index)
-            if aliased and isinstance(node, SequenceNode) and not isinstance(node, _AliasedSequence):
-                return _AliasedSequence(node)
+            if self.check_event(AliasEvent):
+                event = self.peek_event()
+                target = self.anchors.get(event.anchor)
+                if target is not None and getattr(target, "weight", None) is None:
+                    raise ComposerError(None, None, "found an alias (*%s) inside the node it refers to" % event.anchor,
+                                        event.start_mark)
+                node = super().compose_node(parent, index)
+                if isinstance(node, SequenceNode) and not isinstance(node, _AliasedSequence):
+                    aliased = _AliasedSequence(node)
+                    aliased.weight = node.weight
+                    return aliased
+                return node
+            collection = self.check_event(MappingStartEvent, SequenceStartEvent)
+            if collection:
+                self._depth += 1
+                if self._depth > MAX_DEPTH:
+                    raise ComposerError(None, None, "the document is nested more than %d levels deep" % MAX_DEPTH,
+                                        self.peek_event().start_mark)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                if collection:
+                    self._depth -= 1
+            if isinstance(node, ScalarNode):
+                node.weight = 1
+            elif isinstance(node, MappingNode):
+                node.weight = 1 + sum(key.weight + value.weight for key, value in node.value)
+            else:
+                node.weight = 1 + sum(item.weight for item in node.value)
+            if node.weight > MAX_NODES:
+                raise ComposerError(None, None, "the document expands to more than %d nodes once its aliases (*name) "
+                                    "and merge keys (<<) are followed" % MAX_NODES, node.start_mark)
             return node
 
     class _Constructor(SafeConstructor):
@@ -93,29 +148,53 @@ if yaml is not None:  # the loader classes derive from PyYAML's
 
         def construct_yaml_int(self, node):
             text = self.construct_scalar(node)
+            if not _INT_RE.match(text):
+                raise ConstructorError(None, None, "%s is not an integer" % _quoted(text), node.start_mark)
             if text.lower().startswith("0x"):
-                return int(text, 16)
+                value = int(text, 16)  # Symfony: hexdec(), a float beyond 64 bits
+                return value if value <= _PHP_INT_MAX else float(value) if len(text) < 300 else float("inf")
             sign, digits = (-1, text[1:]) if text[0] in "+-" else (1, text)
             if text[0] == "+":
                 sign = 1
             if len(digits) > 1 and digits[0] == "0":
-                # Symfony: octdec() ignores non-octal digits
+                # Symfony: octdec() ignores non-octal digits (a float beyond 64 bits)
                 octal = "".join(ch for ch in digits if ch in "01234567") or "0"
-                return sign * int(octal, 8)
+                value = int(octal, 8)
+                return sign * value if value <= _PHP_INT_MAX else sign * (float(value) if len(octal) < 300
+                                                                           else float("inf"))
+            if len(digits) > 19 or int(digits) > _PHP_INT_MAX:
+                return text  # Symfony: an integer that PHP cannot hold stays a string
             return sign * int(digits)
 
         def construct_yaml_float(self, node):
             text = self.construct_scalar(node).lower()
+            if not _FLOAT_RE.match(text) and not _INT_RE.match(text):
+                raise ConstructorError(None, None, "%s is not a number" % _quoted(text), node.start_mark)
             if text.endswith("inf"):
                 return float("-inf") if text.startswith("-") else float("inf")
             if text.endswith("nan"):
                 return float("nan")
+            if text.startswith(("0x", "+0x", "-0x")):
+                return float(self.construct_yaml_int(node))
             return float(text)
+
+        def construct_yaml_binary(self, node):
+            value = super().construct_yaml_binary(node)
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ConstructorError(None, None, "the !!binary value is not UTF-8 text", node.start_mark)
+
+        def construct_unsupported(self, node):
+            raise ConstructorError(None, None, "the tag %s is not supported" % node.tag.replace("tag:yaml.org,2002:", "!!"),
+                                   node.start_mark)
 
         def construct_yaml_timestamp(self, node):  # pragma: no cover - never resolved implicitly
             return self.construct_scalar(node)
 
         def construct_yaml_map(self, node):
+            if not isinstance(node, MappingNode):
+                raise ConstructorError(None, None, "expected a mapping node, but found %s" % node.id, node.start_mark)
             sequence = _sequence_merge(node)
             if sequence is not None:
                 data = []
@@ -148,6 +227,12 @@ if yaml is not None:  # the loader classes derive from PyYAML's
     _Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
     _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
     _Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
+    _Constructor.add_constructor("tag:yaml.org,2002:binary", _Constructor.construct_yaml_binary)
+    for _tag in ("set", "omap", "pairs"):
+        _Constructor.add_constructor("tag:yaml.org,2002:" + _tag, _Constructor.construct_unsupported)
+
+    def _quoted(text: str) -> str:
+        return '"%s"' % (text if len(text) <= 40 else text[:37] + "...")
 
     def _php_key(key):
         """A mapping key as PHP would store it: ints stay ints, integral strings become ints."""
@@ -217,7 +302,11 @@ if yaml is not None:  # the loader classes derive from PyYAML's
         from yaml._yaml import CParser as _CParser
 
         class _FastLoader(_Composer, _CParser, _Constructor, _Resolver):
-            """libyaml events, Python composer (for the aliased-sequence merge key) and constructor."""
+            """libyaml events, Python composer (bounded, and for the aliased-sequence merge key) and constructor.
+
+            libyaml's own composer is not used: it recurses in C, and a deeply nested document
+            overflows the C stack (a segmentation fault, not an exception).
+            """
 
             def __init__(self, stream):
                 _CParser.__init__(self, stream)
@@ -234,15 +323,8 @@ if yaml is not None:  # the loader classes derive from PyYAML's
             def check_node(self):
                 return _Composer.check_node(self)
 
-        class _CLoader(_CParser, _Constructor, _Resolver):
-            """libyaml events and composer: for documents without merge keys (no alias to tell apart)."""
-
-            def __init__(self, stream):
-                _CParser.__init__(self, stream)
-                _Constructor.__init__(self)
-                _Resolver.__init__(self)
     except ImportError:  # pragma: no cover - PyYAML without libyaml
-        _FastLoader = _CLoader = None
+        _FastLoader = None
 
 
 def _describe(error: yaml.YAMLError) -> str:
@@ -283,28 +365,29 @@ def load_yaml(text, file: str):
     """Parse one YAML document as Symfony Yaml 3.4 would; raise DefinitionError naming ``file``."""
     if yaml is None:  # pragma: no cover
         raise DefinitionError("PyYAML is needed to read YAML files (pip install PyYAML)", file=file)
+    if not isinstance(text, str):
+        raise DefinitionError("Invalid type: got %s" % type(text).__name__, file=file, expected="YAML text")
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise DefinitionError("YAML seems invalid: the document is too large (%d characters, at most %d are read)"
+                              % (len(text), MAX_DOCUMENT_CHARS), file=file)
     _SETTINGS.file = file
-    if _FastLoader is None:
-        loader = _Loader(text)
-    else:
-        loader = _FastLoader(text) if "<<" in text else _CLoader(text)
+    loader = _Loader(text) if _FastLoader is None else _FastLoader(text)
     try:
         return loader.get_single_data()
     except yaml.YAMLError as error:
         raise DefinitionError("YAML seems invalid: %s" % _describe(error), file=file)
     except RecursionError:
-        raise DefinitionError("YAML seems invalid: the document is nested too deeply", file=file)
+        raise DefinitionError("YAML seems invalid: the document is nested too deeply (merge keys or aliases)",
+                              file=file)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as error:
+        # PyYAML's own checks do not cover every shape of node a hostile document can build
+        raise DefinitionError("YAML seems invalid: %s" % error, file=file)
     finally:
         loader.dispose()
 
 
-def load_yaml_file(path: str, file: str):
-    """Read and parse ``path``; unreadable files are a DefinitionError naming ``file``."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except (OSError, IOError) as error:
-        raise DefinitionError('Unable to read file "%s": %s' % (file, error.strerror or error), file=file)
+def load_yaml_bytes(data: bytes, file: str):
+    """Decode (UTF-8, an optional BOM) and parse; a DefinitionError naming ``file``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
