@@ -6,6 +6,14 @@
 Layout: ``<output_dir>/<namespace>/<task identifier>.yml``, one multi-document YAML file per deploy
 task (several tasks may share one environment), objects in apply order.
 
+Paths come from the repository (task identifiers, environment names), so nothing is written
+outside ``output_dir``: the namespace must be a DNS-1123 label, the task identifier a plain file
+name (no ``/``, no leading ``.``, no control character, at most 200 bytes), and the directory the
+file goes to must still be inside ``output_dir`` once links are resolved. A file is written to a
+temporary name and renamed over the old one, so a link at the file's place is replaced, never
+written through; an existing file is read back (for the diff and the kept checksum key) only when
+it is a regular file of at most ``MAX_RENDERED_BYTES``.
+
 Pod checksums are keyed (``translate/secrets.py``). Where Secret values are masked (results, and
 files unless ``include_secrets``), the checksums are masked too and the key is a throw-away one;
 files with the real values keep their key in the Secret ``cp-checksum-key.<task>`` they contain, and
@@ -18,6 +26,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from typing import Callable, List, Optional
@@ -140,8 +149,36 @@ def render_tasks(project: model.Project, names=None, options: Optional[Translate
     return rendered
 
 
+#: Largest earlier rendered file read back (for the diff and the kept checksum key).
+MAX_RENDERED_BYTES = 64 * 1024 * 1024
+_MAX_FILE_NAME_BYTES = 200
+
+
+def _file_name(task: model.DeployTask) -> str:
+    identifier = task.identifier
+    problem = None
+    if not identifier or identifier.startswith("."):
+        problem = "is empty or starts with a dot"
+    elif "/" in identifier or "\\" in identifier:
+        problem = "holds a path separator"
+    elif any(ord(char) < 32 or ord(char) == 127 for char in identifier):
+        problem = "holds a control character"
+    elif len(identifier.encode("utf-8", "surrogatepass")) > _MAX_FILE_NAME_BYTES:
+        problem = "is longer than %d bytes" % _MAX_FILE_NAME_BYTES
+    if problem:
+        raise DefinitionError("the task identifier %r %s: it cannot name the rendered file" % (identifier, problem),
+                              path=("tasks", identifier),
+                              expected="letters, digits, '-', '_' and '.', not starting with '.'")
+    return "%s.yml" % identifier
+
+
 def task_path(output_dir: str, namespace: str, task: model.DeployTask) -> str:
-    return os.path.join(output_dir, namespace, "%s.yml" % task.identifier)
+    """``<output_dir>/<namespace>/<task>.yml``, refusing any name that would leave ``output_dir``."""
+    if not isinstance(namespace, str) or not naming.is_dns1123_label(namespace):
+        raise DefinitionError("the environment name %r cannot name a directory" % (namespace,),
+                              path=("tasks", task.identifier, "deploy", "environment", "name"),
+                              expected="a DNS-1123 label")
+    return os.path.join(output_dir, namespace, _file_name(task))
 
 
 def task_file(output_dir: str, rendered: RenderedTask) -> str:
@@ -154,17 +191,45 @@ def file_content(rendered: RenderedTask, include_secrets: bool) -> str:
 
 
 def read_text(path: str) -> Optional[str]:
+    """An earlier rendered file; None when there is none, or when the place holds anything but a
+    regular file of at most ``MAX_RENDERED_BYTES`` (a link is never read through)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(path, "r", encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
+        descriptor = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_RENDERED_BYTES:
+            return None
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            data = handle.read(MAX_RENDERED_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 
-def write_text(path: str, content: str, mode: int) -> None:
-    """Write atomically (temporary file in the same directory, then rename)."""
+def _inside(root: str, path: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def write_text(path: str, content: str, mode: int, output_dir: Optional[str] = None) -> None:
+    """Write atomically (temporary file in the same directory, then rename).
+
+    With ``output_dir``, the directory of ``path`` must be inside it once links are resolved
+    (raises DefinitionError naming the file otherwise).
+    """
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
+    if output_dir is not None:
+        if not _inside(os.path.realpath(output_dir), os.path.realpath(directory)):
+            raise DefinitionError("refusing to write %s: its directory leads outside output_dir" % path,
+                                  expected="a directory inside output_dir")
     fd, tmp = tempfile.mkstemp(prefix=".render-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -15,6 +15,10 @@ description:
   - Nothing is sent to a cluster. With I(output_dir), one multi-document YAML file is written per
     deploy task, at C(<output_dir>/<namespace>/<task>.yml), objects in apply order.
   - Bad input fails before anything is written, with the file and key path of the offending value.
+  - Nothing is written outside I(output_dir) whatever the project says; a deploy task identifier
+    that is not a plain file name (a C(/), a leading C(.), a control character) is an error naming
+    it. An earlier file is read back only when it is a regular file (a symbolic link at its place
+    is replaced, never written through).
 author:
   - ContinuousPipe for Ansible maintainers (@continuouspipe)
 extends_documentation_fragment:
@@ -24,8 +28,11 @@ options:
     description:
       - Identifiers of the deploy tasks to render. Default is every deploy task of the pipelines
         whose condition holds for the branch, whatever their filters.
+      - I(task) is an alias, so C(task=application) works as it does for the deploy module (one
+        identifier, or several separated by commas).
     type: list
     elements: str
+    aliases: [task]
   output_dir:
     description:
       - Directory to write the manifests to. Without it the module only returns them.
@@ -86,7 +93,7 @@ EXAMPLES = r"""
   continuouspipe.kubernetes.render:
     source_dir: app
     branch: main
-    tasks: [application]
+    task: application
     variables:
       CLUSTER: production
     secret_variables:
@@ -152,7 +159,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source i
 def main():
     argument_spec = dict(SOURCE_ARGSPEC)
     argument_spec.update(
-        tasks=dict(type="list", elements="str"),
+        tasks=dict(type="list", elements="str", aliases=["task"]),
         output_dir=dict(type="path"),
         include_secrets=dict(type="bool", default=False),
         checksum_key=dict(type="str", no_log=True),
@@ -179,14 +186,15 @@ def main():
         # rendering writes nothing to a cluster: an unknown project identity is only a warning here
         project = load_from_params(module.params, warnings=identity_warnings)
         rendered = render.render_tasks(project, module.params["tasks"], checksum_key=checksum_key)
+        # every path is checked before anything is written
+        paths = [render.task_file(output_dir, item) if output_dir else None for item in rendered]
     except ContinuousPipeError as error:
         module.fail_json(msg=str(error))
     for warning in identity_warnings + list(project.warnings):
         module.warn(warning)
 
     environments, files, diffs = [], [], []
-    for item in rendered:
-        path = render.task_file(output_dir, item) if output_dir else None
+    for item, path in zip(rendered, paths):
         if path:
             content = render.file_content(item, include_secrets)
             before = render.read_text(path)
@@ -196,7 +204,13 @@ def main():
                 diffs.append(dict(before_header=path, after_header=path,
                                   before=before if not include_secrets else "", after=shown))
                 if not module.check_mode:
-                    render.write_text(path, content, 0o600 if include_secrets else 0o644)
+                    try:
+                        render.write_text(path, content, 0o600 if include_secrets else 0o644, output_dir)
+                    except ContinuousPipeError as error:
+                        module.fail_json(msg=str(error), changed=len(files) > 1, files=files[:-1])
+                    except OSError as error:
+                        module.fail_json(msg="cannot write %s: %s" % (path, error.strerror or error),
+                                         changed=len(files) > 1, files=files[:-1])
         environments.append(item.summary(path))
 
     result = dict(changed=bool(files), environments=environments, files=files)

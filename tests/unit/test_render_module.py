@@ -101,3 +101,11 @@ def test_a_fixed_checksum_key_gives_the_same_files_anywhere(tmp_path):
     first, second = objects_of(one["files"][0]), objects_of(two["files"][0])
     assert first == second
     assert base64.b64decode(first[("Secret", "cp-checksum-key.deployment")]["data"]["key"]) == b"k" * 40
+
+
+def test_render_takes_task_like_deploy(tmp_path):
+    """Issue 12: ``render task=…`` was "Unsupported parameters"; ``tasks`` keeps working."""
+    one = run_render(tmp_path, task="deployment")
+    assert [item["task"] for item in one["environments"]] == ["deployment"]
+    both = run_render(tmp_path, tasks=["deployment"])
+    assert [item["task"] for item in both["environments"]] == ["deployment"]
