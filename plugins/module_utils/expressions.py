@@ -71,7 +71,10 @@ Deliberate differences from PHP 7, where PHP would only emit a warning and carry
 an array to a string, ``in`` on a non-array, an invalid regular expression, a division by zero
 and ranges of more than 100000 elements raise :class:`ExpressionError`. Property access works on
 every dict, hash literals included (PHP arrays are not objects). Methods (``a.b()``) are not
-supported. PCRE features without a Python equivalent (``\\p{..}``, recursion, ``\\G``,
+supported. A ``matches`` pattern whose shape backtracks catastrophically (``/^(a+)+$/``) is refused,
+and a match that takes more than ``regex_guard.MATCH_CPU_SECONDS`` of CPU time is stopped (an
+ExpressionError either way; PHP gave up silently at ``pcre.backtrack_limit`` and returned false),
+see :mod:`regex_guard`. PCRE features without a Python equivalent (``\\p{..}``, recursion, ``\\G``,
 ``\\K``...) are rejected with an ExpressionError, and subjects are matched as Unicode text (PHP
 without ``/u`` matches bytes).
 """
@@ -85,6 +88,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import regex_guard
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.naming import (
     hash_long_domain_prefix as _naming_hash_long_domain_prefix,
@@ -1072,18 +1076,39 @@ def _compile_pcre(regex: str) -> Tuple["re.Pattern[str]", bool]:
             compiled = re.compile(translated, flags)
     except (re.error, OverflowError, RecursionError, ValueError) as error:
         raise _RegexError("Compilation failed: %s" % error) from None
+    try:
+        regex_guard.check_pattern(translated, flags)
+    except regex_guard.UnsafePattern as error:
+        raise _RegexUnsafe(str(error)) from None
+    except (re.error, RecursionError, ValueError, TypeError) as error:  # pragma: no cover - compiled above
+        raise _RegexError("Compilation failed: %s" % error) from None
     return compiled, "A" in modifiers
+
+
+class _RegexUnsafe(_RegexError):
+    pass
+
+
+def _shown_pattern(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _matches(subject: Any, regex: Any) -> int:
     pattern_text = php_string(regex)
     try:
         pattern, anchored = _compile_pcre(pattern_text)
+    except _RegexUnsafe as error:
+        raise ExpressionError('The regular expression "%s" is refused: %s; write it so that each part of the '
+                              'subject can be matched in one way only' % (_shown_pattern(pattern_text), error)) from None
     except _RegexError as error:
-        raise ExpressionError('The regular expression "%s" is not valid: %s' % (pattern_text, error)) from None
+        raise ExpressionError('The regular expression "%s" is not valid: %s' % (_shown_pattern(pattern_text), error)) \
+            from None
     text = php_string(subject)
-    found = pattern.match(text) if anchored else pattern.search(text)
-    return 1 if found else 0
+    try:
+        return 1 if regex_guard.search(pattern, text, anchored) else 0
+    except regex_guard.RegexBudgetExceeded as error:
+        raise ExpressionError('The regular expression "%s" is refused: %s' % (_shown_pattern(pattern_text),
+                                                                              regex_guard.describe(error))) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1903,6 +1928,11 @@ C1_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
 NO_FUNCTIONS: Mapping[str, Callable[..., Any]] = {}
 
 
+def _glob_star(match: "re.Match[str]") -> str:
+    """A run of escaped ``*``: ``*`` is ``[^/]*``, two or more are ``.*`` (``***`` is ``**``)."""
+    return "[^/]*" if len(match.group(0)) == 2 else ".*"
+
+
 def has_changes_for_files_function(changed_files: Optional[Iterable[str]]) -> Callable[..., bool]:
     """``has_changes_for_files(glob | [globs])`` of C4/C5 over a known list of changed files.
 
@@ -1919,10 +1949,14 @@ def has_changes_for_files_function(changed_files: Optional[Iterable[str]]) -> Ca
         patterns = globs.values() if isinstance(globs, Mapping) else \
             globs if isinstance(globs, (list, tuple)) else [globs]
         for glob in patterns:
-            regex = "^%s$" % re.escape(php_string(glob)).replace("\\*\\*", ".*").replace("\\*", "[^/]*")
+            regex = "^%s$" % re.sub(r"(?:\\\*)+", _glob_star, re.escape(php_string(glob)))
             compiled = re.compile(regex)
-            if any(compiled.search(path) for path in files):
-                return True
+            try:
+                if any(regex_guard.search(compiled, path) for path in files):
+                    return True
+            except regex_guard.RegexBudgetExceeded as error:
+                raise ExpressionError('has_changes_for_files("%s"): %s' % (_shown_pattern(php_string(glob)),
+                                                                           regex_guard.describe(error))) from None
         return False
 
     return has_changes_for_files
