@@ -23,7 +23,7 @@ options:
     type: str
   host:
     description:
-      - URL of the API server. Falls back to E(K8S_AUTH_HOST).
+      - URL of the API server (C(https://host[:port])). Falls back to E(K8S_AUTH_HOST).
       - With credentials (O(api_key), O(username) and O(password), or O(client_cert) and O(client_key))
         no kubeconfig is read. Otherwise the host replaces the kubeconfig's server, except for a
         kubeconfig user with a token or an exec plugin, whose server the kubernetes client puts back
@@ -67,7 +67,8 @@ options:
     aliases: [verify_ssl]
   proxy:
     description:
-      - HTTP proxy URL for the API server. Falls back to E(K8S_AUTH_PROXY).
+      - Proxy URL for the API server (C(http://), C(https://) or C(socks5://) C(host:port)). Falls back
+        to E(K8S_AUTH_PROXY).
     type: str
   no_proxy:
     description:

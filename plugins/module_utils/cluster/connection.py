@@ -218,6 +218,70 @@ def _has_credentials(settings: dict) -> bool:
                 or (settings.get("client_cert") and settings.get("client_key")))
 
 
+#: Schemes of the API server URL and of the proxy URL.
+HOST_SCHEMES = ("https", "http")
+PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+#: Largest kubeconfig file read.
+MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024
+
+
+def _check_url(name: str, value, schemes) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        hostname, _port = (parts.hostname, parts.port) if parts else (None, None)
+    except ValueError:  # a port that is not a number, a bad IPv6 literal
+        parts, hostname = None, None
+    if parts is None or parts.scheme.lower() not in schemes or not hostname or any(
+            char.isspace() or ord(char) < 32 for char in value):
+        raise ClusterError("%s: %r is not a valid URL (expected %s://host[:port])" % (name, value, schemes[0]))
+
+
+def _check_kubeconfig_file(path: str) -> None:
+    """An existing kubeconfig file must be a regular file holding a YAML mapping (parsed as the
+    kubernetes client parses it, with PyYAML's pure-Python safe loader: libyaml's composer can
+    overflow the C stack on a deeply nested file). Files over 1 MiB are left to the kubernetes
+    client (a fleet's kubeconfig may be large); a FIFO would hang it."""
+    import stat
+
+    import yaml
+
+    try:
+        status = os.stat(path)
+    except OSError:
+        return  # missing files of a list are skipped, as kubectl and the client do
+    if not stat.S_ISREG(status.st_mode):
+        raise ClusterError("kubeconfig %s is not a regular file" % path)
+    if status.st_size > MAX_KUBECONFIG_BYTES:
+        raise ClusterError("kubeconfig %s is too large (%d bytes, at most %d)"
+                           % (path, status.st_size, MAX_KUBECONFIG_BYTES))
+    if status.st_size > 1024 * 1024:
+        return
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_KUBECONFIG_BYTES + 1).decode("utf-8-sig")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as error:
+        raise ClusterError("kubeconfig %s cannot be read as YAML: %s" % (path, str(error).split("\n", 1)[0]))
+    if data is not None and not isinstance(data, dict):
+        raise ClusterError("kubeconfig %s is not a kubeconfig file (expected a mapping with clusters, contexts and "
+                           "users)" % path)
+
+
+def check_settings(settings: dict) -> None:
+    """Refuse connection values that cannot work (ClusterError naming the option): a host or proxy
+    that is not a URL, a kubeconfig that is neither a path nor a mapping."""
+    kubeconfig = settings.get("kubeconfig")
+    if kubeconfig not in (None, "") and not isinstance(kubeconfig, (str, dict)):
+        raise ClusterError("kubeconfig: expected a path or a mapping (the kubeconfig itself), got %s"
+                           % type(kubeconfig).__name__)
+    if settings.get("host") not in (None, ""):
+        _check_url("host", settings["host"], HOST_SCHEMES)
+    if settings.get("proxy") not in (None, ""):
+        _check_url("proxy", settings["proxy"], PROXY_SCHEMES)
+
+
 def build_configuration(settings: dict):
     """A ``kubernetes.client.Configuration`` for the settings, as kubernetes.core builds it (raises ClusterError).
 
@@ -230,6 +294,7 @@ def build_configuration(settings: dict):
     problem = redirect_problem(settings)
     if problem:
         raise ClusterError(problem)
+    check_settings(settings)
     configuration = k8s_client.Configuration()
     host = settings.get("host")
     try:
@@ -239,7 +304,7 @@ def build_configuration(settings: dict):
             _load_kubeconfig(configuration, settings)
         elif not _load_incluster(configuration):
             _load_kubeconfig(configuration, settings)
-    except (ConfigException, OSError, ValueError, TypeError) as error:
+    except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError, IndexError) as error:
         raise ClusterError("cannot load the cluster configuration: %s" % error)
 
     if host:
@@ -319,6 +384,8 @@ def _load_kubeconfig_file(configuration, settings: dict) -> None:
         paths = [os.path.expanduser(path) for path in str(kubeconfig).split(os.pathsep) if path]
         if not any(os.path.exists(path) for path in paths):
             raise ClusterError("kubeconfig %s does not exist" % os.pathsep.join(paths))
+        for path in paths:
+            _check_kubeconfig_file(path)
         k8s_config.load_kube_config(config_file=os.pathsep.join(paths), **options)
         return
     # $KUBECONFIG as it was when the client was imported, else ~/.kube/config
