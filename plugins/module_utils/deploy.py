@@ -25,6 +25,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster 
     release as releases,
 )
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.options import check_ranges
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.engine import (  # noqa: F401
     DeployError,
     DeployOptions,
@@ -53,6 +54,7 @@ DEPLOY_OPTIONS = dict(
     take_over=dict(type="bool", default=False),
     foreign_fields=dict(type="str", choices=list(engine.FOREIGN_FIELDS_MODES), default="remove"),
     lock_timeout=dict(type="int", default=lock.DEFAULT_TIMEOUT),
+    allow_empty_services=dict(type="bool", default=False),
 )
 
 ARGSPEC = dict(SOURCE_ARGSPEC)
@@ -94,6 +96,19 @@ def select_task(project: model.Project, name: Optional[str]) -> model.DeployTask
         project.release.branch, ", ".join(task.identifier for task in tasks)), path=("tasks",))
 
 
+def check_services(task: model.DeployTask, params: dict) -> None:
+    """A deploy task with no service to deploy would prune every workload and Service of its
+    environment: only with ``allow_empty_services`` (or without pruning)."""
+    if task.services or not params.get("prune", True) or params.get("allow_empty_services"):
+        return
+    raise DefinitionError(
+        "the deploy task %r has no service to deploy for branch %r (its services are empty, or every service's "
+        "condition is false): deploying it would delete every workload and Service of the environment"
+        % (task.identifier, params.get("branch")),
+        path=("tasks", task.identifier, "deploy", "services"),
+        expected="at least one service, or allow_empty_services: true to empty the environment on purpose")
+
+
 def tasks_context(raw: Optional[dict]) -> dict:
     """``tasks_context`` option → what ``environment.name`` expressions read as ``tasks.<id>``."""
     out = {}
@@ -116,13 +131,19 @@ def release_meta(release: model.Release) -> dict:
     }
 
 
+def _given(params: dict, name: str, default: int) -> int:
+    """An option's value, its default only when it is not given (0 is not "not given": it is refused)."""
+    value = params.get(name)
+    return default if value is None else value
+
+
 def deploy_options(params: dict, task: str, check_mode: bool, diff: bool) -> DeployOptions:
     return DeployOptions(
         task=task, namespace=params.get("namespace"), wait=params.get("wait", True),
-        wait_timeout=params.get("wait_timeout"), endpoint_timeout=params.get("endpoint_timeout") or 900,
+        wait_timeout=params.get("wait_timeout"), endpoint_timeout=_given(params, "endpoint_timeout", 900),
         rollback=params.get("rollback") or "release", prune=params.get("prune", True),
-        prune_volumes=bool(params.get("prune_volumes")), history_limit=params.get("history_limit") or 10,
-        concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff,
+        prune_volumes=bool(params.get("prune_volumes")), history_limit=_given(params, "history_limit", 10),
+        concurrency=_given(params, "concurrency", 8), check_mode=check_mode, diff=diff,
         node_port_address=params.get("node_port_address"), take_over=bool(params.get("take_over")),
         foreign_fields=params.get("foreign_fields") or "remove")
 
@@ -148,10 +169,12 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
         translate_environment,
     )
 
+    check_ranges(params, names=("wait_timeout", "endpoint_timeout", "history_limit", "concurrency", "lock_timeout"))
     timings = {}
     start = time.monotonic()
     project = load_from_params(params)
     task = select_task(project, params.get("task"))
+    check_services(task, params)
     timings["load"] = round(time.monotonic() - start, 3)
 
     start = time.monotonic()
@@ -254,11 +277,12 @@ def _lock_timeout(params: dict) -> float:
 
 def rollback(params: dict, check_mode: bool = False, diff: bool = False, cluster=None) -> DeployResult:
     """Return an environment to a recorded release, as the ``rollback`` module does."""
+    check_ranges(params, names=("wait_timeout", "history_limit", "concurrency", "release", "lock_timeout"))
     options = DeployOptions(
         task=params["task"], namespace=params["namespace"], wait=params.get("wait", True),
         wait_timeout=params.get("wait_timeout"), rollback="none", prune=params.get("prune", True),
-        prune_volumes=bool(params.get("prune_volumes")), history_limit=params.get("history_limit") or 10,
-        concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff,
+        prune_volumes=bool(params.get("prune_volumes")), history_limit=_given(params, "history_limit", 10),
+        concurrency=_given(params, "concurrency", 8), check_mode=check_mode, diff=diff,
         take_over=bool(params.get("take_over")), foreign_fields=params.get("foreign_fields") or "remove")
     own = cluster is None
     cluster = cluster or connection.connect(params)

@@ -59,6 +59,10 @@ def project_identity(params: dict, warnings: Optional[List[str]] = None) -> str:
 
 def release_from_params(params: dict, warnings: Optional[List[str]] = None) -> model.Release:
     pull_request = params.get("pull_request") or {}
+    number = pull_request.get("number") or 0
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise DefinitionError("pull_request.number %r is out of range" % (number,), path=("pull_request", "number"),
+                              expected="0 (no pull request) or a pull request number")
     return model.Release(
         flow_uuid=project_identity(params, warnings),
         code_reference=model.CodeReference(

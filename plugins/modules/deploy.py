@@ -74,11 +74,12 @@ options:
     description:
       - Seconds to wait for each workload. Default is ContinuousPipe's formula per service
         (C(60 + initial_delay_seconds + period_seconds * failure_threshold) of its readiness probe,
-        else 1800).
+        else 1800). From 1 to 604800 (7 days).
     type: int
   endpoint_timeout:
     description:
-      - Seconds to wait for the address of each public endpoint (load balancer, ingress).
+      - Seconds to wait for the address of each public endpoint (load balancer, ingress), from 1 to
+        604800.
     type: int
     default: 900
   rollback:
@@ -98,8 +99,19 @@ options:
       - Delete the objects labelled with this task in the namespace that the task no longer renders
         (services removed from C(continuous-pipe.yml), endpoints removed). V(false) is ContinuousPipe's
         behaviour.
+      - A task with no service to deploy (C(services: {}), or every service's condition false) would
+        prune every workload and Service of the environment; it is an error unless
+        I(allow_empty_services) is set.
     type: bool
     default: true
+  allow_empty_services:
+    description:
+      - Deploy a task that has no service to deploy for this branch, which with I(prune) deletes every
+        workload and Service of the task from the environment.
+      - By default such a task is an error naming its C(services), before anything is sent to the
+        cluster (an emptied C(services) in a branch must not empty production).
+    type: bool
+    default: false
   prune_volumes:
     description:
       - Also delete PersistentVolumeClaims the task no longer renders (their data is lost).
@@ -107,12 +119,12 @@ options:
     default: false
   history_limit:
     description:
-      - How many releases of the task to keep in the namespace.
+      - How many releases of the task to keep in the namespace, from 1 to 1000.
     type: int
     default: 10
   concurrency:
     description:
-      - How many objects of one phase are applied at the same time.
+      - How many objects of one phase are applied at the same time, from 1 to 64.
     type: int
     default: 8
   deploy_variables:
@@ -157,7 +169,7 @@ options:
   lock_timeout:
     description:
       - Seconds to wait for the environment's lock when another deploy, rollback or teardown holds it.
-        V(0) fails at once.
+        V(0) fails at once; at most 604800 (7 days).
     type: int
     default: 600
 attributes:

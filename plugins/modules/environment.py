@@ -65,7 +65,7 @@ options:
   lock_timeout:
     description:
       - With O(state=absent), how many seconds to wait for the environment's lock when a deploy,
-        rollback or teardown holds it; then the module fails naming the holder.
+        rollback or teardown holds it; then the module fails naming the holder. From 0 to 604800.
     type: int
     default: 600
   wait:
@@ -77,7 +77,7 @@ options:
     default: true
   wait_timeout:
     description:
-      - How many seconds to wait.
+      - How many seconds to wait, from 1 to 604800.
     type: int
     default: 300
   source_dir:
@@ -188,6 +188,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment, module_support
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.naming import NamingError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.options import check_ranges
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
     load_from_params,
@@ -222,6 +223,7 @@ def main():
     flow_uuid = params["flow_uuid"]
     with module_support.ModuleConnection(module, secret_values(params), errors=(ContinuousPipeError, NamingError),
                                          name=name) as session:
+        check_ranges(params, names=("wait_timeout", "lock_timeout"))
         if params["source_dir"]:
             flow_uuid = project_identity(params)
             if not name:

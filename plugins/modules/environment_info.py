@@ -58,7 +58,7 @@ options:
   history_limit:
     description:
       - At most this many releases per environment in RV(environments[].history), newest first; V(0)
-        for all.
+        for all; at most 1000.
     type: int
     default: 0
 attributes:
@@ -281,6 +281,7 @@ environments:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment, module_support
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.options import check_ranges
 
 
 def argument_spec() -> dict:
@@ -298,6 +299,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     with module_support.ModuleConnection(module) as session:
+        check_ranges(params, {"history_limit": (0, 1000)})
         cluster = session.connect()
         if params["name"]:
             found = cluster.get(cluster.resource("v1", "Namespace"), params["name"])

@@ -41,7 +41,8 @@ options:
     required: true
   release:
     description:
-      - Number of the release to return to. Default is the last good release before the current one.
+      - Number of the release to return to (1 or more). Default is the last good release before the
+        current one.
     type: int
   wait:
     description:
@@ -50,7 +51,7 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait for each workload (default 1800).
+      - Seconds to wait for each workload (default 1800), from 1 to 604800.
     type: int
   prune:
     description:
@@ -64,12 +65,12 @@ options:
     default: false
   history_limit:
     description:
-      - How many releases of the task to keep.
+      - How many releases of the task to keep, from 1 to 1000.
     type: int
     default: 10
   concurrency:
     description:
-      - How many objects of one phase are applied at the same time.
+      - How many objects of one phase are applied at the same time, from 1 to 64.
     type: int
     default: 8
   flow_uuid:
@@ -91,7 +92,7 @@ options:
     default: remove
   lock_timeout:
     description:
-      - Seconds to wait for the environment's lock when another run holds it.
+      - Seconds to wait for the environment's lock when another run holds it, from 0 to 604800.
     type: int
     default: 600
 attributes:

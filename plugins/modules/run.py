@@ -129,7 +129,8 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for the pod to finish, from its creation (pending time included).
+      - Seconds to wait for the pod to finish, from its creation (pending time included), from 1 to
+        604800.
     type: int
     default: 3600
   source_dir:
@@ -288,6 +289,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import module_support, run
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.naming import NamingError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.options import check_ranges
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
     load_from_params,
@@ -329,6 +331,7 @@ def main():
     with module_support.ModuleConnection(module, secret_values(params),
                                          errors=(ContinuousPipeError, NamingError)) as session:
         try:
+            check_ranges(params, names=("timeout",))
             project = load_from_params(params) if params["source_dir"] else None
             namespace = params["namespace"] or run.environment_of(project, params["task"], params["service"],
                                                                   params["tasks_context"])
