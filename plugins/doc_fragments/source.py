@@ -110,4 +110,29 @@ options:
     type: str
     choices: [first, error]
     default: first
+  secrets_in_plain_fields:
+    description:
+      - What to do when the value of a secret variable (I(secret_variables), C(encrypted_value)) ends
+        up in a field that is not stored in a Secret, such as an image tag, a command, an exec probe,
+        a host name, an annotation or the environment name. Such a value is written in clear into
+        the cluster.
+      - C(error) (default) fails before anything is rendered, written or sent, naming each key path.
+      - C(warn) goes on with a warning naming each key path; the value is then written in clear into
+        the cluster, and masked in rendered files (unless they are written with their secrets) and
+        in results.
+      - Secret variables belong in environment variable values and TLS certificates, which are
+        stored in Secrets.
+    type: str
+    choices: [error, warn]
+    default: error
+  allow_untagged_images:
+    description:
+      - Deploy an image with an empty tag, which the registry resolves to C(latest), as ContinuousPipe
+        did.
+      - By default an empty tag is an error naming its key path - a C(tag) that is empty once
+        variables are substituted, or an image built by a C(build) task without I(sha) (the default
+        tag of a built image is the commit SHA), so that a forgotten I(sha) never deploys C(latest).
+      - An image without a C(tag) key (C(image: redis) in C(docker-compose.yml)) is not concerned.
+    type: bool
+    default: false
 """

@@ -227,6 +227,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
         if own:
             cluster.close()
     result.task = task.identifier
+    result.warnings[:0] = list(project.warnings)
     return result
 
 

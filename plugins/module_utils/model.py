@@ -303,6 +303,9 @@ class Project:
     pipelines: Tuple[Pipeline, ...] = ()
     files: Tuple[str, ...] = ()
     warnings: Tuple[str, ...] = ()
+    #: secret values written in clear outside Secrets (allowed by ``secrets_in_plain_fields: warn``),
+    #: longest first: rendered files mask them
+    exposed_secrets: Tuple[str, ...] = field(default=(), repr=False, metadata={"secret": True})
 
     @property
     def deploy_tasks(self) -> Tuple[DeployTask, ...]:
@@ -325,7 +328,8 @@ def to_dict(obj) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {"type": obj.type} if isinstance(obj, Task) else {}
         for f in dataclasses.fields(obj):
-            out[f.name] = to_dict(getattr(obj, f.name))
+            if not f.metadata.get("secret"):
+                out[f.name] = to_dict(getattr(obj, f.name))
         return out
     if isinstance(obj, (list, tuple)):
         return [to_dict(item) for item in obj]

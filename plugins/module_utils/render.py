@@ -18,7 +18,9 @@ Pod checksums are keyed (``translate/secrets.py``). Where Secret values are mask
 files unless ``include_secrets``), the checksums are masked too and the key is a throw-away one;
 files with the real values keep their key in the Secret ``cp-checksum-key.<task>`` they contain, and
 the next render reads it back, so rendering again changes nothing and ``kubectl apply`` of the files
-rolls pods only when a secret value really changed.
+rolls pods only when a secret value really changed. A secret value the project writes outside a
+Secret (allowed only by ``secrets_in_plain_fields: warn``) is masked wherever it appears, in files
+(unless ``include_secrets``) and in results.
 """
 from __future__ import annotations
 
@@ -62,6 +64,8 @@ class RenderedTask:
     namespace: str
     objects: list
     filter: Optional[str] = None
+    #: secret values the project writes in clear outside Secrets (``secrets_in_plain_fields: warn``)
+    secrets: tuple = dataclasses.field(default=(), repr=False)
 
     def summary(self, path: Optional[str] = None) -> dict:
         return {
@@ -71,13 +75,28 @@ class RenderedTask:
             "filter": self.filter,
             "services": [service.identifier for service in self.task.services],
             "file": path,
-            "objects": masked_objects(self.objects),
+            "objects": masked_objects(self.objects, self.secrets),
         }
 
 
-def masked_objects(objects) -> list:
-    """Secret values masked, and the pod checksums computed from them."""
+def _mask_values(value, secrets):
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {key: _mask_values(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_values(item, secrets) for item in value]
+    return value
+
+
+def masked_objects(objects, secrets=()) -> list:
+    """Secret values masked, and the pod checksums computed from them; ``secrets`` (values written
+    in clear outside Secrets, longest first) masked wherever they appear."""
     out = masked_all(objects)
+    if secrets:
+        out = [_mask_values(obj, secrets) for obj in out]
     for obj in out:
         template = (obj.get("spec") or {}).get("template") if obj.get("kind") != "Pod" else obj
         annotations = ((template or {}).get("metadata") or {}).get("annotations") or {}
@@ -145,7 +164,8 @@ def render_tasks(project: model.Project, names=None, options: Optional[Translate
             key = checksum_key(task, task_options.namespace) if checksum_key else None
             task_options = dataclasses.replace(task_options, checksum_key=key or new_key())
         environment = translate_environment(task, project.release, task_options)
-        rendered.append(RenderedTask(task, environment.namespace, environment.manifests(), task.filter))
+        rendered.append(RenderedTask(task, environment.namespace, environment.manifests(), task.filter,
+                                     project.exposed_secrets))
     return rendered
 
 
@@ -186,7 +206,7 @@ def task_file(output_dir: str, rendered: RenderedTask) -> str:
 
 
 def file_content(rendered: RenderedTask, include_secrets: bool) -> str:
-    objects = rendered.objects if include_secrets else masked_objects(rendered.objects)
+    objects = rendered.objects if include_secrets else masked_objects(rendered.objects, rendered.secrets)
     return dump_all(objects)
 
 

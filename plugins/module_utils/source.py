@@ -37,6 +37,8 @@ SOURCE_ARGSPEC = dict(
     images=dict(type="dict", default={}),
     changed_files=dict(type="list", elements="str"),
     duplicate_keys=dict(type="str", choices=["first", "error"], default="first"),
+    secrets_in_plain_fields=dict(type="str", choices=["error", "warn"], default="error"),
+    allow_untagged_images=dict(type="bool", default=False),
 )
 
 
@@ -87,6 +89,8 @@ def load_options_from_params(params: dict, missing_secrets: str = "error") -> Lo
         images=dict(params.get("images") or {}),
         changed_files=params.get("changed_files"),
         duplicate_keys=params.get("duplicate_keys") or "first",
+        secrets_in_plain_fields=params.get("secrets_in_plain_fields") or "error",
+        allow_untagged_images=bool(params.get("allow_untagged_images")),
     )
 
 

@@ -780,8 +780,10 @@ CASES: Dict[str, Case] = {
                     "image): the load stage reports that first", undefined="error",
         error=r"mysql\.specification.*must be configured"),
     "river-domain-configuration-missing-variables__s07": Case(
-        "rejected", "as s06: the unresolved ${IMAGE_NAME} makes the build image name invalid (as in a CP tide)",
-        undefined="error", error=re.escape('The name "${IMAGE_NAME}" of the Docker image is invalid')),
+        "fail", "the missing IMAGE_NAME and CLUSTER are both reported as undefined variables (the build image name "
+                "is not validated while it holds an undefined variable: issue 10)", undefined="error",
+        error=r'(?s)images\.build\.services\.web\.image: undefined variable "IMAGE_NAME".*'
+              r'deployment\.deploy\.cluster: undefined variable "CLUSTER"'),
     "river-domain-configuration-missing-variables__s08": Case(
         "fail", "an unknown key is reported, not the variable", undefined="error",
         error=r'^continuous-pipe\.yml: that_key_do_not_exists: Unrecognized option "that_key_do_not_exists"'),

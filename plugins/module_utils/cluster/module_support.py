@@ -74,7 +74,8 @@ def deploy_result(module, action, secrets=()) -> dict:
     """``action`` (``deploy.run`` or ``deploy.rollback``) on the module's options; its result as a dict.
 
     A deploy that fails after writing fails the module with everything its result says (and whether
-    it changed anything); any other ContinuousPipeError with ``changed=False``.
+    it changed anything); any other ContinuousPipeError with ``changed=False``. The result's warnings
+    (the project's and the engine's) become the module's warnings.
     """
     with ModuleConnection(module, secrets, changed=False):
         try:

@@ -35,6 +35,17 @@ Safe-by-default differences with ContinuousPipe (for the migration guide):
   strategy (they belong to the pod's owner); its ports are exposed by the owner's Services; its
   probes are container probes and are allowed.
 
+A secret variable's value (or part of it) in a field of a deploy service or run task that is not
+stored in a Secret (an image tag, a command, an exec probe, a host, an annotation, a volume path…)
+is an error naming the key path, or a warning with ``secrets_in_plain_fields="warn"`` (the project
+then lists the values in ``exposed_secrets`` so that rendered files mask them). Secrets belong in
+environment variable values and TLS certificates (stored in Secrets); conditions and the vendor
+credentials of endpoints are never written to the cluster.
+
+An empty image tag is an error unless ``allow_untagged_images`` (ContinuousPipe deployed the
+registry's ``latest``): a deploy service's ``source.tag`` that is empty once variables are
+substituted, and a built image without a tag, whose default tag is the commit SHA (``sha`` empty).
+
 Unresolved ``${VAR}`` (``undefined_variables="error"``) are reported only in what is deployed or
 run: tasks of the selected pipelines, services and endpoints that are not skipped, and pipeline
 variables exposed with ``as_environment_variable``.
@@ -62,6 +73,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.v
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
     DefinitionError,
     DefinitionErrors,
+    format_path,
 )
 
 __all__ = ["BuildContext", "build_project"]
@@ -87,12 +99,18 @@ class BuildContext:
     global_mapping: Mapping[str, Resolved]
     check_undefined: bool = True
     has_file: bool = True
+    #: ``error`` or ``warn``: a secret variable's value in a field that is not stored in a Secret
+    secrets_in_plain_fields: str = "error"
+    #: an empty image tag (no commit SHA for a built image, ``tag: ""``) deploys ``latest`` instead of failing
+    allow_untagged_images: bool = False
 
 
 class _Builder:
     def __init__(self, context: BuildContext):
         self.context = context
         self.errors: List[DefinitionError] = []
+        self.warnings: List[str] = []
+        self.exposed: List[str] = []
         reference = context.release.code_reference
         self.branch = reference.branch
         self.sha = reference.sha
@@ -113,6 +131,40 @@ class _Builder:
             self.errors.append(undefined_variable_error(user_path, name, self.mapping,
                                                         self.context.locate(user_path)))
 
+    def check_secrets(self, value: Any, path: Path, allowed: Callable[[Path], bool]) -> None:
+        """A secret variable's value where it would be written in clear (not in a Secret): an error,
+        or with ``secrets_in_plain_fields: warn`` a warning (and the value is masked in rendered files)."""
+        for relative, text in _secret_strings(value, ()):
+            if allowed(relative):
+                continue
+            where = self.context.origins.user_path(tuple(path) + relative)
+            file = self.context.locate(where)
+            if self.context.secrets_in_plain_fields == "warn":
+                self.warnings.append(
+                    "%s: the value of a secret variable is written in clear here, in the cluster (this field is "
+                    "not stored in a Secret); it is masked in rendered files"
+                    % ": ".join(part for part in (file, format_path(where)) if part))
+                self.exposed.extend(self.secret_values_in(text))
+            else:
+                self.errors.append(DefinitionError(
+                    "the value of a secret variable would be written in clear here, in the cluster and in rendered "
+                    "files (this field is not stored in a Secret)", where, file,
+                    expected="secret variables only in environment variable values and TLS certificates, or "
+                             "secrets_in_plain_fields: warn"))
+
+    def secret_values_in(self, text: str) -> List[str]:
+        values = []
+        for mapping in [self.context.global_mapping] + list(self.context.pipeline_mappings.values()):
+            for resolved in mapping.values():
+                if resolved.secret:
+                    try:
+                        secret = php_string(resolved.value)
+                    except expressions.ExpressionError:
+                        continue
+                    if secret and secret in text:
+                        values.append(secret)
+        return values
+
     # -- project ------------------------------------------------------------------------------
     def project(self, selected: Sequence[Tuple[Any, Dict[str, Any]]], files: Tuple[str, ...]) -> model.Project:
         pipelines = [self.pipeline(key, pipeline) for key, pipeline in selected]
@@ -120,7 +172,9 @@ class _Builder:
             raise self.errors[0]
         if self.errors:
             raise DefinitionErrors(_unique(self.errors))
-        return model.Project(release=self.context.release, pipelines=tuple(pipelines), files=files)
+        return model.Project(release=self.context.release, pipelines=tuple(pipelines), files=files,
+                             warnings=tuple(dict.fromkeys(self.warnings)),
+                             exposed_secrets=tuple(sorted(set(self.exposed), key=len, reverse=True)))
 
     def pipeline(self, key: Any, pipeline: Dict[str, Any]) -> model.Pipeline:
         path = ("pipelines", key)
@@ -193,7 +247,30 @@ class _Builder:
         if kind == "run":
             return self.run(where, identifier, task_filter, body)
         self.check_undefined(body, where)
+        if kind == "build":
+            self.check_build_tags(body, where)
         return model.OtherTask(identifier=identifier, filter=task_filter, kind=kind, configuration=plain(body))
+
+    def untagged(self, path: Path, why: str) -> None:
+        if not self.context.allow_untagged_images:
+            self.error("the image would be deployed untagged (the registry's latest): %s" % why, path,
+                       "a tag, the sha option (the commit being deployed), or allow_untagged_images: true")
+
+    def check_build_tags(self, body: Dict[str, Any], path: Path) -> None:
+        """A built image needs a tag; the default one is the commit SHA (``sha``), so without it the
+        image would be pushed and deployed as ``latest``."""
+        services = body.get("services")
+        for name, service in (services.items() if isinstance(services, dict) else ()):
+            if not isinstance(service, dict):
+                continue
+            steps = service.get("steps")
+            places = [((name,), service)] + [((name, "steps", key), step) for key, step in (
+                steps.items() if isinstance(steps, dict) else ()) if isinstance(step, dict)]
+            for where, place in places:
+                if php_bool(place.get("image")) and self.string(place.get("tag")) == "":
+                    why = "its default tag is the commit SHA and the sha option is empty" if not self.sha \
+                        else "its tag is empty"
+                    self.untagged(path + ("services",) + where + ("tag",), why)
 
     def filter(self, task_filter: Any, path: Path) -> Optional[str]:
         if not isinstance(task_filter, dict) or task_filter.get("expression") is None:
@@ -221,11 +298,13 @@ class _Builder:
 
     def deploy(self, path: Path, identifier: str, task_filter: Optional[str], body: Dict[str, Any]) -> model.DeployTask:
         self.check_undefined({key: body.get(key) for key in ("cluster",)}, path)
+        self.check_secrets({"environment": body.get("environment")}, path, _never)
         services = body.get("services") or {}
         kept = {}
         for name, service in services.items():
             if isinstance(service, dict) and not self.skipped(service, path + ("services", name)):
                 kept[name] = service
+                self.check_secrets(service, path + ("services", name), _secret_allowed_in_service)
         self.check_pods(path + ("services",), services, kept)
         built = [self.service(php_string(name), service, path + ("services", name)) for name, service in kept.items()]
         return model.DeployTask(identifier=identifier, filter=task_filter, cluster=self.string(body.get("cluster")),
@@ -233,6 +312,7 @@ class _Builder:
 
     def run(self, path: Path, identifier: str, task_filter: Optional[str], body: Dict[str, Any]) -> model.RunTask:
         self.check_undefined({key: value for key, value in body.items() if key != "environment"}, path)
+        self.check_secrets(body, path, _secret_allowed_in_run)
         image = body.get("image") or {}
         name = image.get("name") if isinstance(image, dict) else None
         if not php_bool(name):
@@ -333,8 +413,11 @@ class _Builder:
         reference = self.string(image)
         if php_bool(source.get("repository")):
             reference = "%s/%s" % (self.string(source["repository"]), reference)
-        if source.get("tag") is not None and self.string(source["tag"]) != "":
-            reference = "%s:%s" % (reference, self.string(source["tag"]))
+        if source.get("tag") is not None:
+            if self.string(source["tag"]) != "":
+                reference = "%s:%s" % (reference, self.string(source["tag"]))
+            else:
+                self.untagged(path + ("tag",), "its tag is empty")
         return reference
 
     def environment(self, variables: Sequence[Any], path: Path) -> Tuple[model.EnvVar, ...]:
@@ -521,6 +604,49 @@ class _Builder:
             return False
         self.error("Invalid value: %s" % _shown(value), path, "true or false")
         return False
+
+
+def _secret_strings(value: Any, path: Path):
+    """``(path, text)`` of every string of ``value`` holding (part of) a secret variable's value."""
+    if isinstance(value, str):
+        if is_secret(value):
+            yield path, str.__str__(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secret_strings(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_strings(item, path + (index,))
+
+
+def _never(_path: Path) -> bool:
+    return False
+
+
+def _is_env_entry(path: Path, prefix: Path) -> bool:
+    """``<prefix>[i].name`` / ``<prefix>[i].value``: stored in a Secret when secret."""
+    return len(path) == len(prefix) + 2 and path[:len(prefix)] == prefix and path[-1] in ("name", "value")
+
+
+def _secret_allowed_in_service(path: Path) -> bool:
+    """Where a deploy service may hold a secret: env values (Secret), TLS certificates (Secret),
+    conditions (evaluated, never written) and the vendor credentials of endpoints (never written,
+    masked in results)."""
+    if _is_env_entry(path, ("specification", "environment_variables")) or path[:1] == ("condition",):
+        return True
+    if len(path) >= 3 and path[0] == "endpoints":
+        if path[2] == "condition":
+            return True
+        if path[2] == "ssl_certificates" and len(path) == 5 and path[4] in ("cert", "key"):
+            return True
+        if path[2] in ("cloud_flare_zone", "httplabs") and (len(path) < 4 or path[3] not in ("record_suffix", "host")):
+            return True
+    return False
+
+
+def _secret_allowed_in_run(path: Path) -> bool:
+    """Env values (a Secret) and ``cluster`` (which cluster the task goes to, never written)."""
+    return _is_env_entry(path, ("environment_variables",)) or path[:1] == ("cluster",)
 
 
 def _shown(value: Any) -> str:

@@ -115,6 +115,8 @@ class LoadOptions:
     duplicate_keys: str = "first"
     # "mask" lets encrypted values without secret_variables stand masked (nothing is deployed)
     missing_secrets: str = "error"
+    secrets_in_plain_fields: str = "error"
+    allow_untagged_images: bool = False
 
 
 @dataclass
@@ -148,6 +150,9 @@ def _check_options(options: LoadOptions) -> None:
     if options.duplicate_keys not in ("first", "error"):
         raise DefinitionError('Invalid duplicate_keys "%s"' % options.duplicate_keys,
                               ("duplicate_keys",), "options", expected='"first" or "error"')
+    if options.secrets_in_plain_fields not in ("error", "warn"):
+        raise DefinitionError('Invalid secrets_in_plain_fields "%s"' % options.secrets_in_plain_fields,
+                              ("secrets_in_plain_fields",), "options", expected='"error" or "warn"')
     for name in ("variables", "secret_variables", "images"):
         if not isinstance(getattr(options, name) or {}, dict):
             raise DefinitionError("Invalid type", (name,), "options", expected="a mapping")
@@ -332,8 +337,9 @@ def _replace_variables(configuration: Dict[str, Any], release: model.Release, op
     return substitute_tree(configuration, global_mapping, True, (), locate), pipeline_mappings, global_mapping
 
 
-def _finalize(configuration: Dict[str, Any], origins: TaskOrigins, locate) -> Dict[str, Any]:
-    issues = Issues(locate=lambda path: locate(origins.user_path(path)))
+def _finalize(configuration: Dict[str, Any], origins: TaskOrigins, locate, defer_references: bool = False
+              ) -> Dict[str, Any]:
+    issues = Issues(locate=lambda path: locate(origins.user_path(path)), defer_references=defer_references)
     finalized = schema.root().finalize(configuration, (), issues)
     errors = []
     seen = set()
@@ -373,7 +379,7 @@ def load(source_dir: str, release: model.Release, options: Optional[LoadOptions]
     merge_environment_variables(configuration, pipelines=True)
     configuration, pipeline_mappings, global_mapping = _substitute(configuration, release, options, locate, origins)
     order_tasks_by_key(configuration)
-    configuration = _finalize(configuration, origins, locate)
+    configuration = _finalize(configuration, origins, locate, options.undefined_variables == "error")
     return LoadedConfiguration(configuration, documents, compose, has_file, origins, pipeline_mappings,
                                global_mapping, locate)
 
@@ -412,6 +418,8 @@ def load_project(source_dir: str, release: model.Release, options: Optional[Load
     selected = selected_pipelines(loaded.configuration, release, options.changed_files, loaded.locator)
     context = BuildContext(release=release, locate=loaded.locator, origins=loaded.origins,
                            pipeline_mappings=loaded.pipeline_mappings, global_mapping=loaded.global_mapping,
-                           check_undefined=options.undefined_variables == "error", has_file=loaded.has_file)
+                           check_undefined=options.undefined_variables == "error", has_file=loaded.has_file,
+                           secrets_in_plain_fields=options.secrets_in_plain_fields,
+                           allow_untagged_images=bool(options.allow_untagged_images))
     project = build_project(context, selected, loaded.files)
-    return dataclasses.replace(project, warnings=tuple(warnings)) if warnings else project
+    return dataclasses.replace(project, warnings=tuple(warnings) + project.warnings) if warnings else project

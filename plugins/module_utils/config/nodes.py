@@ -71,10 +71,14 @@ class Invalid(Exception):
 class Issues:
     """Collects the problems of one pass, all attributed to ``file`` (or to ``locate(path)``)."""
 
-    def __init__(self, file: Optional[str] = None, locate: Optional[Callable[[Path], Optional[str]]] = None):
+    def __init__(self, file: Optional[str] = None, locate: Optional[Callable[[Path], Optional[str]]] = None,
+                 defer_references: bool = False):
         self.file = file
         self.locate = locate
         self.errors: List[DefinitionError] = []
+        #: a value still holding an undefined ``${NAME}`` is not validated: the builder reports the
+        #: undefined variable (with every other one) instead of an invalid value
+        self.defer_references = defer_references
 
     def add(self, message: str, path: Path, expected: Optional[str] = None, file: Optional[str] = None) -> None:
         if file is None:
@@ -188,6 +192,9 @@ class Node:
         except Invalid as error:
             issues.add(error.message, path, error.expected)
             return INVALID
+        undefined = _undefined_names(value)
+        if undefined and issues.defer_references:
+            return value
         value = self.finalize_value(value, path, issues)
         if value is INVALID:
             return INVALID
@@ -195,12 +202,27 @@ class Node:
             try:
                 value = validator(value)
             except Invalid as error:
-                issues.add(error.message, path, error.expected)
+                message = error.message
+                if undefined:
+                    message += " (the undefined variable%s %s %s kept verbatim, as undefined_variables is keep)" % (
+                        "s" if len(undefined) > 1 else "", ", ".join('"%s"' % name for name in undefined),
+                        "are" if len(undefined) > 1 else "is")
+                issues.add(message, path, error.expected)
                 return INVALID
         return value
 
     def finalize_value(self, value: Any, path: Path, issues: Issues) -> Any:
         return value
+
+
+def _undefined_names(value: Any) -> List[str]:
+    """Names of the ``${NAME}`` references left in a string value (after substitution: undefined ones)."""
+    if not isinstance(value, str) or "${" not in value:
+        return []
+    from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.variables import (
+        unresolved_references,
+    )
+    return list(dict.fromkeys(name for _path, name in unresolved_references(value)))
 
 
 def _copy(value: Any) -> Any:
