@@ -93,8 +93,16 @@ test: unit cluster-test sanity lint changelog docs-lint package-test
 docsite: venv
 	$(PY) docs/docsite/build.py
 
+# make render: playbooks/render.yml with the same defaults (an undefined ${VAR} is an error; UNDEFINED=keep
+# leaves it verbatim). The project's variables as JSON: VARS='{"A": "1"}' SECRETS='{"DB_PASSWORD": "x"}';
+# examples/app gets the two it needs by default.
+RENDER_SOURCE = $(or $(SOURCE),examples/app)
+RENDER_EXAMPLE = $(filter examples/app examples/app/ ./examples/app,$(RENDER_SOURCE))
+RENDER_VARS = $(or $(VARS),$(if $(RENDER_EXAMPLE),{"CLUSTER_NAME": "local"},{}))
+RENDER_SECRETS = $(or $(SECRETS),$(if $(RENDER_EXAMPLE),{"DATABASE_PASSWORD": "example-only"},{}))
+
 render: venv collection-link
-	$(VENV)/bin/ansible-playbook playbooks/render.yml -e source_dir=$(or $(SOURCE),examples/app) -e branch=$(or $(BRANCH),main) -e output_dir=$(or $(OUT),.build/rendered) -e undefined_variables=$(or $(UNDEFINED),keep)
+	$(VENV)/bin/ansible-playbook playbooks/render.yml -e source_dir=$(RENDER_SOURCE) -e branch=$(or $(BRANCH),main) -e output_dir=$(or $(OUT),.build/rendered) -e undefined_variables=$(or $(UNDEFINED),error) -e '{"variables": $(RENDER_VARS), "secret_variables": $(RENDER_SECRETS)}'
 
 demo: venv collection-link cluster-build
 	bash examples/demo.sh

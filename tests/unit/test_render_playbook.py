@@ -97,3 +97,20 @@ def test_render_playbook_renders_demo(source_dir, branch, tmp_path):
     assert kinds & {"Deployment", "Pod"}, kinds
     for value in SECRET.values():
         assert value not in output, "secret value printed by ansible-playbook"
+
+
+def _make(*args):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MAKE")}
+    return subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT] + list(args), capture_output=True,
+                          text=True, env=env, timeout=300, check=False)
+
+
+def test_make_render_uses_the_playbook_defaults(tmp_path):
+    """Issue 10: ``make render`` used undefined_variables=keep while the README called it the playbook."""
+    dry = _make("-n", "render", "OUT=%s" % tmp_path)
+    assert "undefined_variables=error" in dry.stdout, dry.stdout + dry.stderr
+    proc = _make("render", "OUT=%s" % (tmp_path / "example"))  # examples/app with the variables it needs
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert list((tmp_path / "example").rglob("*.yml"))
+    proc = _make("render", "OUT=%s" % (tmp_path / "missing"), "VARS={}", "SECRETS={}")
+    assert proc.returncode != 0 and 'undefined variable "DATABASE_PASSWORD"' in proc.stdout + proc.stderr
