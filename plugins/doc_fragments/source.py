@@ -132,7 +132,8 @@ options:
       - By default an empty tag is an error naming its key path - a C(tag) that is empty once
         variables are substituted, or an image built by a C(build) task without I(sha) (the default
         tag of a built image is the commit SHA), so that a forgotten I(sha) never deploys C(latest).
-      - An image without a C(tag) key (C(image: redis) in C(docker-compose.yml)) is not concerned.
+      - An image without a C(tag) key (an C(image) of C(docker-compose.yml) written without a tag)
+        is not concerned.
     type: bool
     default: false
 """

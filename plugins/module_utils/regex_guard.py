@@ -102,7 +102,7 @@ class _Analyzer:
     def _class(self, items) -> frozenset:
         literals = {chr(av) for op, av in items if op is _sre.LITERAL}
         universe = _SAMPLE | literals
-        negate = any(op is _sre.NEGATE for op, _ in items)
+        negate = any(op is _sre.NEGATE for op, _av in items)
 
         def member(char: str) -> bool:
             for op, av in items:
@@ -353,4 +353,3 @@ def describe(error: BaseException) -> str:
         return "matching it took more than %s s of CPU time (it backtracks catastrophically on this subject)" \
             % MATCH_CPU_SECONDS
     return str(error)
-

@@ -99,8 +99,8 @@ options:
       - Delete the objects labelled with this task in the namespace that the task no longer renders
         (services removed from C(continuous-pipe.yml), endpoints removed). V(false) is ContinuousPipe's
         behaviour.
-      - A task with no service to deploy (C(services: {}), or every service's condition false) would
-        prune every workload and Service of the environment; it is an error unless
+      - A task with no service to deploy (an empty C(services) mapping, or every service's condition
+        false) would prune every workload and Service of the environment; it is an error unless
         I(allow_empty_services) is set.
     type: bool
     default: true

@@ -160,8 +160,9 @@ if yaml is not None:  # the loader classes derive from PyYAML's
                 # Symfony: octdec() ignores non-octal digits (a float beyond 64 bits)
                 octal = "".join(ch for ch in digits if ch in "01234567") or "0"
                 value = int(octal, 8)
-                return sign * value if value <= _PHP_INT_MAX else sign * (float(value) if len(octal) < 300
-                                                                           else float("inf"))
+                if value > _PHP_INT_MAX:
+                    return sign * (float(value) if len(octal) < 300 else float("inf"))
+                return sign * value
             if len(digits) > 19 or int(digits) > _PHP_INT_MAX:
                 return text  # Symfony: an integer that PHP cannot hold stays a string
             return sign * int(digits)

@@ -271,7 +271,7 @@ def test_numbers_php_cannot_hold():
 def test_flow_configuration_data_is_bounded(tmp_path):
     from cp_load_helpers import Project
     deep = current = {}
-    for _ in range(200):
+    for _level in range(200):
         current["k"] = {}
         current = current["k"]
     with pytest.raises(DefinitionError, match="nested more than") as raised:
@@ -284,5 +284,5 @@ def test_flow_configuration_data_is_bounded(tmp_path):
 
 
 def test_signals_do_not_leak_from_the_child_helper():
-    status, _ = in_child(lambda: os.kill(os.getpid(), signal.SIGSEGV))
+    status, _seconds = in_child(lambda: os.kill(os.getpid(), signal.SIGSEGV))
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSEGV
