@@ -1,6 +1,6 @@
 # continuouspipe.kubernetes — developer entry points.
 #   make demo    start local clusters and deploy examples/ with the playbooks
-#   make test    everything CI runs: unit + golden + corpus, control plane smoke/integration, sanity, lint,
+#   make test    everything CI runs: unit + golden + corpus, hostile inputs, control plane smoke/integration, sanity, lint,
 #                changelog, collection docs lint, and the built tarball installed and used by FQCN
 #   make docsite build the HTML docsite (plugin, role and extra docs) into .build/docsite/html
 SHELL := /bin/bash
@@ -23,7 +23,7 @@ export PATH := $(VENV)/bin:/usr/local/go/bin:$(PATH)
 NAME ?= local
 PYTEST_ARGS ?=
 
-.PHONY: help venv kcore collection-link test unit cluster-test sanity lint changelog docs-lint package-test docsite cluster-build cluster-up cluster-down clusters-down demo render clean
+.PHONY: help venv kcore collection-link test unit hostile cluster-test sanity lint changelog docs-lint package-test docsite cluster-build cluster-up cluster-down clusters-down demo render clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -61,6 +61,11 @@ clusters-down: venv
 unit: venv collection-link kcore
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# Hostile repositories and options (tests/hostile): ~2,300 cases, each in a forked child with CPU, memory
+# and file-size limits; the counts and the slowest case are printed and written to .build/hostile-report.json.
+hostile: venv collection-link
+	$(PY) -m pytest tests/hostile -q -p no:cacheprovider $(PYTEST_ARGS)
+
 # Tests against the real local control planes. Tests that fail are run once more on their own and the
 # retry is reported loudly: a few rollout-timing tests are known to be sensitive to a loaded 2-core box.
 cluster-test: venv collection-link kcore cluster-build
@@ -87,7 +92,7 @@ docs-lint: venv collection-link
 package-test: venv
 	$(PY) tests/package/check_package.py
 
-test: unit cluster-test sanity lint changelog docs-lint package-test
+test: unit hostile cluster-test sanity lint changelog docs-lint package-test
 
 # HTML docsite (antsibull-docs + Sphinx, offline) into .build/docsite/html; not part of `make test`
 docsite: venv

@@ -27,22 +27,11 @@ options:
     default: ''
   pull_request:
     description:
-      - The pull request of the branch, if any (C(pull_request) in expressions).
+      - The pull request of the branch, if any (C(pull_request) in expressions), a mapping of
+        C(number) (an integer, default V(0)), C(title) (a string, default empty) and C(labels) (a
+        list of label names, default empty). Any other key, or a value of another type, is an error
+        naming it.
     type: dict
-    suboptions:
-      number:
-        description: Pull request number.
-        type: int
-        default: 0
-      title:
-        description: Pull request title.
-        type: str
-        default: ''
-      labels:
-        description: Names of the pull request's labels.
-        type: list
-        elements: str
-        default: []
   flow_uuid:
     description:
       - ContinuousPipe flow UUID of the project, the project's identity. Default environment names are

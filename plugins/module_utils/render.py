@@ -84,8 +84,8 @@ def _mask_values(value, secrets):
         for secret in secrets:
             value = value.replace(secret, MASK)
         return value
-    if isinstance(value, dict):
-        return {key: _mask_values(item, secrets) for key, item in value.items()}
+    if isinstance(value, dict):  # keys too: a secret env var name is the key of its Secret
+        return {_mask_values(key, secrets): _mask_values(item, secrets) for key, item in value.items()}
     if isinstance(value, list):
         return [_mask_values(item, secrets) for item in value]
     return value
@@ -248,7 +248,7 @@ def write_text(path: str, content: str, mode: int, output_dir: Optional[str] = N
     os.makedirs(directory, exist_ok=True)
     if output_dir is not None:
         if not _inside(os.path.realpath(output_dir), os.path.realpath(directory)):
-            raise DefinitionError("refusing to write %s: its directory leads outside output_dir" % path,
+            raise DefinitionError("not written: its directory leads outside output_dir (a symbolic link)", file=path,
                                   expected="a directory inside output_dir")
     fd, tmp = tempfile.mkstemp(prefix=".render-", dir=directory)
     try:

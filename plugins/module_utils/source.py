@@ -21,14 +21,9 @@ SOURCE_ARGSPEC = dict(
     source_dir=dict(type="path", required=True),
     branch=dict(type="str", required=True),
     sha=dict(type="str", default=""),
-    pull_request=dict(
-        type="dict",
-        options=dict(
-            number=dict(type="int", default=0),
-            title=dict(type="str", default=""),
-            labels=dict(type="list", elements="str", default=[]),
-        ),
-    ),
+    # checked by pull_request_of(): ansible-core's suboption validation raises a TypeError (a
+    # traceback) when a dict option with suboptions is given a boolean or a number
+    pull_request=dict(type="dict"),
     flow_uuid=dict(type="str"),
     flow_configuration=dict(type="dict"),
     variables=dict(type="dict", default={}),
@@ -59,22 +54,46 @@ def project_identity(params: dict, warnings: Optional[List[str]] = None) -> str:
         return identity.legacy_flow_uuid(params["source_dir"])
 
 
-def release_from_params(params: dict, warnings: Optional[List[str]] = None) -> model.Release:
+def pull_request_of(params: dict) -> model.PullRequest:
+    """The ``pull_request`` option: ``{number, title, labels}``, each checked (DefinitionError naming it)."""
     pull_request = params.get("pull_request") or {}
-    number = pull_request.get("number") or 0
-    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+    if not isinstance(pull_request, dict):
+        raise DefinitionError("Invalid type", path=("pull_request",), expected="a mapping with number, title, labels")
+    unknown = sorted(str(key) for key in pull_request if key not in ("number", "title", "labels"))
+    if unknown:
+        raise DefinitionError("Unknown key(s) %s" % ", ".join(unknown), path=("pull_request",),
+                              expected="number, title and labels")
+    number = pull_request.get("number")
+    if number is None or number == "":
+        number = 0
+    if isinstance(number, str) and number.strip().isdigit():
+        number = int(number.strip())
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 2 ** 31 - 1:
         raise DefinitionError("pull_request.number %r is out of range" % (number,), path=("pull_request", "number"),
                               expected="0 (no pull request) or a pull request number")
+    title = pull_request.get("title")
+    if title is None:
+        title = ""
+    if isinstance(title, bool) or not isinstance(title, (str, int, float)):
+        raise DefinitionError("Invalid type", path=("pull_request", "title"), expected="a string")
+    labels = pull_request.get("labels")
+    if labels is None:
+        labels = []
+    if isinstance(labels, str):
+        labels = [label.strip() for label in labels.split(",") if label.strip()]
+    if not isinstance(labels, list) or not all(isinstance(label, (str, int, float)) and not isinstance(label, bool)
+                                               for label in labels):
+        raise DefinitionError("Invalid type", path=("pull_request", "labels"), expected="a list of label names")
+    return model.PullRequest(number=number, title=str(title), labels=tuple(str(label) for label in labels))
+
+
+def release_from_params(params: dict, warnings: Optional[List[str]] = None) -> model.Release:
     return model.Release(
         flow_uuid=project_identity(params, warnings),
         code_reference=model.CodeReference(
             branch=params["branch"],
             sha=params.get("sha") or "",
-            pull_request=model.PullRequest(
-                number=int(pull_request.get("number") or 0),
-                title=pull_request.get("title") or "",
-                labels=tuple(pull_request.get("labels") or ()),
-            ),
+            pull_request=pull_request_of(params),
         ),
     )
 

@@ -61,7 +61,7 @@ def test_a_link_in_output_dir_leading_outside_is_not_written_through(tmp_path):
     outside.mkdir()
     os.symlink(str(outside), str(out / item.namespace))
     path = render.task_file(str(out), item)
-    with pytest.raises(DefinitionError, match="outside output_dir"):
+    with pytest.raises(DefinitionError, match="leads outside output_dir"):
         render.write_text(path, "x", 0o644, str(out))
     assert os.listdir(str(outside)) == []
 

@@ -624,8 +624,9 @@ def _never(_path: Path) -> bool:
 
 
 def _is_env_entry(path: Path, prefix: Path) -> bool:
-    """``<prefix>[i].name`` / ``<prefix>[i].value``: stored in a Secret when secret."""
-    return len(path) == len(prefix) + 2 and path[:len(prefix)] == prefix and path[-1] in ("name", "value")
+    """``<prefix>[i].value``: stored in a Secret when secret (the name is in the pod spec, and is the
+    Secret's key)."""
+    return len(path) == len(prefix) + 2 and path[:len(prefix)] == prefix and path[-1] == "value"
 
 
 def _secret_allowed_in_service(path: Path) -> bool:

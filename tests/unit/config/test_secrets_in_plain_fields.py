@@ -104,3 +104,13 @@ def test_the_option_is_checked(project):
     write(project)
     with pytest.raises(DefinitionError, match="secrets_in_plain_fields"):
         project.load(secrets_in_plain_fields="maybe")
+
+
+def test_a_secret_as_an_environment_variable_name_is_refused(project):
+    """The name is written in the pod spec and is the key of the Secret: it is not stored as a secret."""
+    project.write("continuous-pipe.yml", BASE % dict(tag='"1"', command='["run"]', probe='["true"]')
+                  + "        worker:\n          specification:\n            source: {image: w, tag: '1'}\n"
+                    "            environment_variables: [{name: '${SECRET}', value: x}]\n")
+    with pytest.raises(DefinitionError) as raised:
+        project.load(secret_variables={"SECRET": SECRET})
+    assert raised.value.key_path == "tasks.d.deploy.services.worker.specification.environment_variables[0].name"
