@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import uuid
 from typing import Optional, Tuple
 
@@ -50,11 +51,22 @@ def legacy_flow_uuid(source_dir: str) -> str:
 
 
 def _read_small(path: str) -> Optional[str]:
+    """A regular file of at most ``MAX_CONFIG_BYTES``, else None: the checkout comes from the repository,
+    and a FIFO named ``.git/config`` must not hang the run (opened without blocking, type checked)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(path, "rb") as handle:
+        descriptor = os.open(path, flags)
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
             data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError:
         return None
+    finally:
+        os.close(descriptor)
     if len(data) > MAX_CONFIG_BYTES:
         return None
     return data.decode("utf-8", "replace")

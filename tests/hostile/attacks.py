@@ -314,5 +314,35 @@ def options() -> List[Case]:
     return cases
 
 
+def identity() -> List[Case]:
+    """No flow_uuid: the project's identity is read from its git metadata, which the repository holds."""
+    cases = []
+    remote = b'[remote "origin"]\n\turl = %s\n'
+    layouts = {
+        "config-fifo": dict(files={"continuous-pipe.yml": VALID, ".git/HEAD": b"ref: refs/heads/master\n"},
+                            fifos=(".git/config",)),
+        "config-link-to-zero": dict(files={"continuous-pipe.yml": VALID}, links={".git/config": "/dev/zero"}),
+        "config-link-outside": dict(files={"continuous-pipe.yml": VALID}, links={".git/config": "{outside}/secret.yml"}),
+        "gitdir-to-device": dict(files={"continuous-pipe.yml": VALID, ".git": b"gitdir: /dev/zero\n"}),
+        "gitdir-commondir-fifo": dict(files={"continuous-pipe.yml": VALID, ".git": b"gitdir: wt\n",
+                                             "wt/HEAD": b"x\n"}, fifos=("wt/commondir",)),
+        "remote-local-fifo": dict(files={"continuous-pipe.yml": VALID, ".git/config": remote % b"{project}/mirror",
+                                         "mirror/HEAD": b"x\n"}, fifos=("mirror/config",)),
+        "remote-local-loop": dict(files={"continuous-pipe.yml": VALID, ".git/config": remote % b"{project}",
+                                         ".git/HEAD": b"x\n"}),
+        "remote-huge": dict(files={"continuous-pipe.yml": VALID, ".git/config": remote % (b"x" * 2000000)}),
+        "remote-hostile-url": dict(files={"continuous-pipe.yml": VALID,
+                                          ".git/config": remote % b"ext::sh -c touch% {outside}/pwned"}),
+    }
+    for name, layout in layouts.items():
+        render = args()
+        render.pop("flow_uuid")
+        cases.append(Case("identity/render/%s" % name, args=render, **layout))
+        deploy = deploy_args()
+        deploy.pop("flow_uuid")
+        cases.append(Case("identity/deploy/%s" % name, module="deploy", args=deploy, **layout))
+    return cases
+
+
 def all_attacks() -> List[Case]:
-    return traversal() + links() + bombs() + redos() + tags() + encodings() + secrets() + options()
+    return traversal() + links() + bombs() + redos() + tags() + encodings() + secrets() + options() + identity()
