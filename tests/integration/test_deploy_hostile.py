@@ -40,7 +40,8 @@ tasks:
 
 
 def _args(project, namespace, **extra):
-    return dict({"source_dir": str(project), "branch": "main", "namespace": namespace}, **extra)
+    return dict({"source_dir": str(project), "branch": "main", "namespace": namespace,
+                 "flow_uuid": "00000000-0000-4000-8000-00000000c0de"}, **extra)
 
 
 def test_an_emptied_task_does_not_empty_the_environment(ansible, tmp_path, env_namespace, kube, writes):

@@ -17,7 +17,8 @@ NOWHERE = dict(host="https://127.0.0.1:9", api_key="unused")
 
 
 def params(source, **extra):
-    return dict(NOWHERE, source_dir=str(source), branch="master", sha="abc", **extra)
+    return dict(NOWHERE, source_dir=str(source), branch="master", sha="abc",
+                flow_uuid="00000000-0000-4000-8000-0000000000aa", **extra)
 
 
 @pytest.fixture
