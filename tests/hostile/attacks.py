@@ -36,9 +36,9 @@ def args(**extra):
 
 
 def deploy_args(**extra):
-    """The deploy module without a cluster: the host/context conflict stops it before any request,
-    after the project is loaded and translated."""
-    out = args(host="https://127.0.0.1:9", context="nowhere", namespace="hostile")
+    """The deploy module without a cluster: a kubeconfig that does not exist stops it before any
+    request, after the project is loaded and translated."""
+    out = args(kubeconfig="{root}/no-kubeconfig", namespace="hostile")
     out.pop("output_dir")
     out.update(extra)
     return out
@@ -107,7 +107,7 @@ def links() -> List[Case]:
     cases.append(Case("links/inside-the-project-are-followed", files={"real.yml": VALID},
                       links={"continuous-pipe.yml": "real.yml"}, args=args()))
     cases.append(Case("links/kubeconfig-fifo", files={"continuous-pipe.yml": VALID}, fifos=("kubeconfig",),
-                      module="deploy", args=deploy_args(kubeconfig="{project}/kubeconfig", host=None, context=None),
+                      module="deploy", args=deploy_args(kubeconfig="{project}/kubeconfig"),
                       expect_error="not a regular file"))
     return cases
 
@@ -269,7 +269,7 @@ def options() -> List[Case]:
     empty = {"continuous-pipe.yml": project(services="{}")}
     for name, value, fragment in [
         ("history_limit", 0, "history_limit"), ("history_limit", -1, "history_limit"), ("concurrency", 0, "concurrency"),
-        ("concurrency", 10 ** 6, "concurrency"), ("wait_timeout", -1, "wait_timeout"),
+        ("concurrency", 10 ** 6, "concurrency"), ("wait_timeout", -1, "wait_timeout"), ("lock_timeout", -1, "lock_timeout"),
         ("endpoint_timeout", 0, "endpoint_timeout"), ("wait_timeout", 10 ** 30, "wait_timeout"),
         ("proxy", "::::", "proxy"), ("proxy", "http://", "proxy"), ("host", "::::", "host"),
         ("kubeconfig", "/etc/passwd", "kubeconfig"), ("kubeconfig", "{outside}/secret.yml", "secret.yml"),
@@ -281,9 +281,8 @@ def options() -> List[Case]:
         ("changed_files", "x", "changed_files"), ("duplicate_keys", "last", "duplicate_keys"),
     ]:
         extra = {name: value}
-        if name in ("kubeconfig", "proxy", "host"):
-            extra.update(host=None if name == "kubeconfig" else extra.get("host", "https://127.0.0.1:9"),
-                         context=None)
+        if name == "proxy":
+            extra["host"] = "https://127.0.0.1:9"
         coerced = name in ("images", "variables", "changed_files")  # Ansible converts these to the right type
         cases.append(Case("options/deploy/%s=%r" % (name, value), files=files, module="deploy",
                           args=deploy_args(**extra), expect_error=None if coerced else fragment))
@@ -299,7 +298,7 @@ def options() -> List[Case]:
     cases.append(Case("emptied/deploy", files=empty, module="deploy", args=deploy_args(),
                       expect_error="allow_empty_services"))
     cases.append(Case("emptied/deploy-allowed", files=empty, module="deploy",
-                      args=deploy_args(allow_empty_services=True), expect_error="both say which cluster"))
+                      args=deploy_args(allow_empty_services=True), expect_error="does not exist"))
     cases.append(Case("emptied/render", files=empty, args=args()))
     built = b"tasks:\n  images: {build: {services: {web: {image: registry.example/web}}}}\n" + VALID[len(b"tasks:\n"):]
     cases.append(Case("untagged/no-sha", files={"continuous-pipe.yml": built}, args=args(sha=""),

@@ -181,6 +181,9 @@ def _child(case: Case, sandbox: Sandbox, report_path: str) -> None:  # pragma: n
         resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 2))
         resource.setrlimit(resource.RLIMIT_AS, (_address_space() + MEMORY_BYTES, resource.RLIM_INFINITY))
         resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
+        for name in list(os.environ):  # the cases say how to reach a cluster, not the machine's environment
+            if name.startswith("K8S_AUTH_") or name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
+                del os.environ[name]
         os.chdir(sandbox.places["cwd"])
         out = os.open(os.path.join(sandbox.root, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         err = os.open(os.path.join(sandbox.root, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

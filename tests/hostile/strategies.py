@@ -302,7 +302,7 @@ def hostile_options(draw):
              "pull_request", "undefined_variables", "duplicate_keys", "secrets_in_plain_fields",
              "allow_untagged_images", "tasks" if module == "render" else "task"]
     if module == "deploy":
-        names += ["history_limit", "concurrency", "wait_timeout", "endpoint_timeout", "prune", "proxy",
+        names += ["history_limit", "concurrency", "wait_timeout", "endpoint_timeout", "lock_timeout", "prune", "proxy",
                   "allow_empty_services", "deploy_variables", "tasks_context"]
     else:
         names += ["include_secrets", "checksum_key"]
