@@ -44,6 +44,9 @@ options:
         files are safe to share but their Secrets are not applicable as they are. The pod checksum
         annotations (C(continuouspipe.io/checksum)), computed from the Secret values, are masked
         wherever the values are.
+      - A secret variable's value that the project puts outside a Secret (only possible with
+        I(secrets_in_plain_fields=warn)) is masked wherever it appears in the files and results,
+        unless the files are written with their secrets.
     type: bool
     default: false
   checksum_key:
