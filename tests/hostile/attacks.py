@@ -343,5 +343,28 @@ def identity() -> List[Case]:
     return cases
 
 
+def amplification() -> List[Case]:
+    """A variable referenced many times: a billion laughs through ``${VAR}`` instead of YAML aliases."""
+    cases = []
+    big = "variables:\n  - {name: A, value: '%s'}\n" % ("x" * 300000)
+    many = ", ".join("{name: V%d, value: '${A}${A}${A}'}" % index for index in range(60))
+    for name, text, mode in [
+        ("one-value", big + project(services="web: {specification: {source: {image: a, tag: '1'}, "
+                                             "environment_variables: [{name: V, value: '%s'}]}}" % ("${A}" * 60000)
+                                    ).decode(), "error"),
+        ("many-values", big + project(services="web: {specification: {source: {image: a, tag: '1'}, "
+                                               "environment_variables: [%s]}}" % many).decode(), "error"),
+        ("pipeline-variables", big + "".join("  - {name: B%d, value: '${A}${A}'}\n" % i for i in range(60))
+         + VALID.decode(), "error"),
+        ("deploy-time", project(services="web: {specification: {source: {image: a, tag: '1'}, environment_variables: "
+                                         "[{name: A, value: '%s'}, {name: B, value: '%s'}]}}"
+                                % ("y" * 300000, "${A}" * 2000)).decode(), "keep"),
+    ]:
+        cases.append(Case("amplification/%s" % name, files={"continuous-pipe.yml": text.encode()},
+                          args=args(undefined_variables=mode), expect_error="substituting variables makes"))
+    return cases
+
+
 def all_attacks() -> List[Case]:
-    return traversal() + links() + bombs() + redos() + tags() + encodings() + secrets() + options() + identity()
+    return (traversal() + links() + bombs() + redos() + tags() + encodings() + secrets() + options() + identity()
+            + amplification())

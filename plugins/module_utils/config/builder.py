@@ -63,6 +63,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifest
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.pipelines import TaskOrigins
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.variables import (
     Resolved,
+    SubstitutionBudget,
     deploy_time_name,
     is_secret,
     plain,
@@ -111,6 +112,7 @@ class _Builder:
         self.errors: List[DefinitionError] = []
         self.warnings: List[str] = []
         self.exposed: List[str] = []
+        self.budget = SubstitutionBudget()
         reference = context.release.code_reference
         self.branch = reference.branch
         self.sha = reference.sha
@@ -204,7 +206,12 @@ class _Builder:
                 continue  # given only as an option: not a variable of the configuration
             exposed = tuple(php_string(item) for item in (resolved.entry.get("as_environment_variable") or ()))
             try:
-                value = self.variable_value(resolved)
+                value = self.variable_value(resolved, path + ("variables", index, "value"))
+            except DefinitionError as error:
+                self.errors.append(DefinitionError(error.message, self.context.origins.user_path(error.path),
+                                                   self.context.locate(self.context.origins.user_path(error.path)),
+                                                   error.expected))
+                continue
             except expressions.ExpressionError:
                 self.error('The variable "%s" holds a list or a mapping, not a value' % resolved.name,
                            path + ("variables",))
@@ -216,15 +223,15 @@ class _Builder:
                                             as_environment_variable=exposed))
         return tuple(variables)
 
-    def variable_value(self, resolved: Resolved) -> str:
+    def variable_value(self, resolved: Resolved, path: Path = ()) -> str:
         """A plain ``value`` went through both substitution passes, like every string of the configuration."""
         value = php_string(resolved.value)
         entry = resolved.entry or {}
         if resolved.secret or "encrypted_value" in entry or entry.get("expression") is not None \
                 or not isinstance(resolved.value, str):
             return value
-        value = substitute(value, self.mapping, False)
-        return substitute(value, self.context.global_mapping, True)
+        value = substitute(value, self.mapping, False, path, budget=self.budget)
+        return substitute(value, self.context.global_mapping, True, path, budget=self.budget)
 
     # -- tasks --------------------------------------------------------------------------------
     def task(self, path: Path, key: Any, task: Any) -> Optional[model.Task]:

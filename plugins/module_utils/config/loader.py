@@ -65,6 +65,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.p
 )
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.variables import (
     Resolved,
+    SubstitutionBudget,
     VariableContext,
     plain,
     resolve_variables,
@@ -328,13 +329,15 @@ def _replace_variables(configuration: Dict[str, Any], release: model.Release, op
                               dict(options.variables or {}), dict(options.secret_variables or {}),
                               options.missing_secrets)
     pipeline_mappings = {}
+    budget = SubstitutionBudget()
     for key, pipeline in (configuration.get("pipelines") or {}).items():
         path = ("pipelines", key)
         mapping = resolve_variables(pipeline.get("variables"), path + ("variables",), context, locate)
         pipeline_mappings[key] = mapping
-        configuration["pipelines"][key] = substitute_tree(pipeline, mapping, False, path, locate)
+        configuration["pipelines"][key] = substitute_tree(pipeline, mapping, False, path, locate, budget)
     global_mapping = resolve_variables(configuration.get("variables"), ("variables",), context, locate)
-    return substitute_tree(configuration, global_mapping, True, (), locate), pipeline_mappings, global_mapping
+    return (substitute_tree(configuration, global_mapping, True, (), locate, budget), pipeline_mappings,
+            global_mapping)
 
 
 def _finalize(configuration: Dict[str, Any], origins: TaskOrigins, locate, defer_references: bool = False

@@ -39,11 +39,17 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import e
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.php import php_bool, php_string
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 
-__all__ = ["REFERENCE_RE", "Resolved", "SecretStr", "VariableContext", "deploy_time_name", "is_secret", "plain",
+__all__ = ["MAX_ADDED_CHARS", "MAX_SUBSTITUTED_CHARS", "REFERENCE_RE", "Resolved", "SecretStr", "SubstitutionBudget", "VariableContext", "deploy_time_name", "is_secret", "plain",
            "resolve_variables", "substitute", "substitute_tree", "undefined_variable_error",
            "unresolved_references"]
 
 Path = Tuple[Any, ...]
+
+#: Longest value ``${NAME}`` substitution may make (a variable repeated many times is a "billion
+#: laughs" of its own: a 540 KB file asked for 18 GB).
+MAX_SUBSTITUTED_CHARS = 1024 * 1024
+#: Most characters substitution may add to a whole configuration (every value together).
+MAX_ADDED_CHARS = 16 * 1024 * 1024
 
 #: ``ReplaceEnvironmentVariableValues``' regular expression.
 REFERENCE_RE = re.compile(r"\$\{(?P<variable>[a-z0-9_]+)(?P<fallback>\?:(?P<default>[^}]*))?\}", re.IGNORECASE)
@@ -160,12 +166,30 @@ def resolve_variables(entries: Any, path: Path, context: VariableContext,
     return mapping
 
 
+class SubstitutionBudget:
+    """What substitution may still add to a configuration (``MAX_ADDED_CHARS``), shared by its values."""
+
+    def __init__(self, remaining: int = MAX_ADDED_CHARS):
+        self.remaining = remaining
+
+
+def _too_long(message: str, path: Path, locate) -> DefinitionError:
+    return DefinitionError(message, path, locate(path) if locate else None,
+                           expected="a variable referenced fewer times, or a shorter value")
+
+
 def substitute(text: str, mapping: Mapping[str, Resolved], apply_defaults: bool, path: Path = (),
-               locate: Optional[Callable[[Path], Optional[str]]] = None) -> str:
-    """Replace the ``${NAME}`` / ``${NAME?:default}`` references of one string (single pass)."""
+               locate: Optional[Callable[[Path], Optional[str]]] = None,
+               budget: Optional[SubstitutionBudget] = None) -> str:
+    """Replace the ``${NAME}`` / ``${NAME?:default}`` references of one string (single pass).
+
+    The result is at most ``MAX_SUBSTITUTED_CHARS`` long, and what it adds is taken from ``budget``
+    (DefinitionErrors naming ``path`` otherwise), checked before the string is built.
+    """
     if "${" not in text:
         return text
     secret = [isinstance(text, SecretStr)]
+    length = [len(text)]
 
     def replace(match: "re.Match[str]") -> str:
         name = match.group("variable")
@@ -183,20 +207,35 @@ def substitute(text: str, mapping: Mapping[str, Resolved], apply_defaults: bool,
             return match.group("default")
         return match.group(0)
 
-    result = REFERENCE_RE.sub(replace, text)
+    def bounded(match: "re.Match[str]") -> str:
+        replacement = replace(match)
+        length[0] += len(replacement) - len(match.group(0))
+        if length[0] > MAX_SUBSTITUTED_CHARS:
+            raise _too_long("substituting variables makes this value longer than %d characters" % MAX_SUBSTITUTED_CHARS,
+                            path, locate)
+        return replacement
+
+    result = REFERENCE_RE.sub(bounded, text)
+    if budget is not None:
+        budget.remaining -= max(0, len(result) - len(text))
+        if budget.remaining < 0:
+            raise _too_long("substituting variables makes the configuration more than %d characters longer"
+                            % MAX_ADDED_CHARS, path, locate)
     return SecretStr(result) if secret[0] else result
 
 
 def substitute_tree(value: Any, mapping: Mapping[str, Resolved], apply_defaults: bool, path: Path = (),
-                    locate: Optional[Callable[[Path], Optional[str]]] = None) -> Any:
+                    locate: Optional[Callable[[Path], Optional[str]]] = None,
+                    budget: Optional[SubstitutionBudget] = None) -> Any:
     """:func:`substitute` in every string of a nested structure (values only, like ``array_walk_recursive``)."""
+    budget = SubstitutionBudget() if budget is None else budget
     if isinstance(value, str):
-        return substitute(value, mapping, apply_defaults, path, locate)
+        return substitute(value, mapping, apply_defaults, path, locate, budget)
     if isinstance(value, dict):
-        return {key: substitute_tree(item, mapping, apply_defaults, path + (key,), locate)
+        return {key: substitute_tree(item, mapping, apply_defaults, path + (key,), locate, budget)
                 for key, item in value.items()}
     if isinstance(value, list):
-        return [substitute_tree(item, mapping, apply_defaults, path + (index,), locate)
+        return [substitute_tree(item, mapping, apply_defaults, path + (index,), locate, budget)
                 for index, item in enumerate(value)]
     return value
 

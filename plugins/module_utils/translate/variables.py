@@ -33,12 +33,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.plans import Context
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+#: Longest env value substitution may make, and most it may add to one container's environment (a
+#: value referenced many times must not grow without bound; the load stage has the same bounds).
+MAX_SUBSTITUTED_CHARS = 1024 * 1024
+MAX_ADDED_CHARS = 16 * 1024 * 1024
 _DEPLOYED_ENDPOINT = re.compile(r"^SERVICE_[^a-z]+_PUBLIC_ENDPOINT$")
 
 
@@ -85,19 +90,38 @@ def _collapse(entries: List[ResolvedEnv]) -> List[ResolvedEnv]:
     return [last[name] for name in order]
 
 
-def substitute(value: str, mapping: Dict[str, Tuple[str, bool]]) -> Tuple[str, bool]:
-    """Replace each known ``${NAME}`` once; unknown names stay. Returns (value, took a secret in)."""
+class TooLong(ValueError):
+    """Substitution would make a value, or a container's environment, too long."""
+
+
+def substitute(value: str, mapping: Dict[str, Tuple[str, bool]], budget: Optional[List[int]] = None
+               ) -> Tuple[str, bool]:
+    """Replace each known ``${NAME}`` once; unknown names stay. Returns (value, took a secret in).
+
+    The result is at most ``MAX_SUBSTITUTED_CHARS`` long and what it adds is taken from ``budget``
+    (``[characters left]``); TooLong is raised before a longer string is built.
+    """
     secret = False
+    length = len(value)
 
     def replace(match):
-        nonlocal secret
+        nonlocal secret, length
         found = mapping.get(match.group(1))
         if found is None:
             return match.group(0)
         secret = secret or found[1]
+        length += len(found[0]) - len(match.group(0))
+        if length > MAX_SUBSTITUTED_CHARS:
+            raise TooLong("substituting variables makes this value longer than %d characters" % MAX_SUBSTITUTED_CHARS)
         return found[0]
 
-    return _REFERENCE.sub(replace, value), secret
+    result = _REFERENCE.sub(replace, value)
+    if budget is not None:
+        budget[0] -= max(0, len(result) - len(value))
+        if budget[0] < 0:
+            raise TooLong("substituting variables makes the environment more than %d characters longer"
+                          % MAX_ADDED_CHARS)
+    return result, secret
 
 
 def resolve_environment(service: model.Service, ctx: Context) -> List[ResolvedEnv]:
@@ -115,7 +139,13 @@ def resolve_environment(service: model.Service, ctx: Context) -> List[ResolvedEn
     mapping.update({entry.name: (entry.value, entry.secret) for entry in entries})
 
     resolved = []
+    budget = [MAX_ADDED_CHARS]
     for entry in entries:
-        value, took_secret = substitute(entry.value, mapping)
+        try:
+            value, took_secret = substitute(entry.value, mapping, budget)
+        except TooLong as error:
+            where = ctx.service_path(service) + (
+                ("specification", "environment_variables", entry.index, "value") if entry.index is not None else ())
+            raise DefinitionError(str(error), where, expected="a variable referenced fewer times, or a shorter value")
         resolved.append(ResolvedEnv(entry.name, value, entry.secret or took_secret, entry.index))
     return resolved
