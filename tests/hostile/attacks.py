@@ -362,6 +362,17 @@ def amplification() -> List[Case]:
     ]:
         cases.append(Case("amplification/%s" % name, files={"continuous-pipe.yml": text.encode()},
                           args=args(undefined_variables=mode), expect_error="substituting variables makes"))
+    compose = "web:\n  image: nginx\n  environment:\n" + "".join("    - V%d=x\n" % i for i in range(20000))
+    tasks = "defaults: {cluster: c}\ntasks:\n" + "".join("  t%d: {deploy: {services: {web: ~}}}\n" % i for i in range(40))
+    cases.append(Case("amplification/compose-into-every-task", files={
+        "continuous-pipe.yml": tasks.encode(), "docker-compose.yml": compose.encode()}, args=args(),
+        expect_error="copied into each of its"))
+    imported = "tasks:\n" + "".join(
+        "  t%d: {deploy: {cluster: c, services: {web: {specification: {source: {image: a, tag: '1'}, "
+        "environment_variables: [{name: A, value: b}]}}}}}\n" % i for i in range(200)) + "pipelines:\n" + "".join(
+        "  - name: P%d\n    tasks: [%s]\n" % (i, ", ".join("t%d" % t for t in range(200))) for i in range(200))
+    cases.append(Case("amplification/pipelines-import-every-task", files={"continuous-pipe.yml": imported.encode()},
+                      args=args(), expect_error="pipelines import their tasks"))
     return cases
 
 

@@ -53,6 +53,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.e
     Document,
     enhance,
     task_list_as_unnamed_array,
+    task_paths,
 )
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.nodes import INVALID, Issues
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.pipelines import (
@@ -88,6 +89,9 @@ __all__ = ["CONFIGURATION_FILE", "LoadOptions", "LoadedConfiguration", "load_con
            "load_project", "tide_configurations"]
 
 CONFIGURATION_FILE = "continuous-pipe.yml"
+#: Most values a project may expand to once docker-compose services, defaults, imported tasks and
+#: inherited variables are copied where they apply (the largest real project: about 500).
+MAX_CONFIGURATION_NODES = 250000
 UNDEFINED_MODES = ("error", "keep")
 
 Path = Tuple[Any, ...]
@@ -198,6 +202,45 @@ def _check_bounds(data: Any, label: str) -> None:
                 stack.append((item, depth + 1))
                 if key is not None:
                     count += 1
+
+
+def _count(value: Any, limit: int) -> int:
+    """Values in ``value`` (a shared one counted each time it appears), counting stops past ``limit``."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return count
+
+
+def _check_expansion(documents: List[Document], compose: Optional[ComposeProject]) -> None:
+    """docker-compose services and ``defaults`` are copied into every task: a big compose file and
+    many small tasks multiply (refused before the copies are made)."""
+    tasks = len(task_paths(documents))
+    if not tasks:
+        return
+    copied = sum(_count(service.raw, MAX_CONFIGURATION_NODES) for service in (compose.services if compose else ()))
+    copied += sum(_count(document.data.get("defaults"), MAX_CONFIGURATION_NODES) for document in documents
+                  if isinstance(document.data, dict) and document.data.get("defaults") is not None)
+    if tasks * copied > MAX_CONFIGURATION_NODES:
+        raise DefinitionError(
+            "The project expands to more than %d values once docker-compose.yml's services and the defaults are "
+            "copied into each of its %d tasks" % (MAX_CONFIGURATION_NODES, tasks),
+            file=CONFIGURATION_FILE, expected="fewer tasks, or smaller docker-compose services and defaults")
+
+
+def _check_size(configuration: Dict[str, Any], has_file: bool) -> None:
+    """Pipelines import tasks and inherit variables: refuse a configuration that grew past the bound."""
+    if _count(configuration, MAX_CONFIGURATION_NODES) > MAX_CONFIGURATION_NODES:
+        raise DefinitionError(
+            "The project expands to more than %d values once its pipelines import their tasks and variables"
+            % MAX_CONFIGURATION_NODES, file=CONFIGURATION_FILE if has_file else FLOW,
+            expected="fewer pipelines, tasks or variables")
 
 
 def _plain_data(value: Any) -> Any:
@@ -372,6 +415,7 @@ def load(source_dir: str, release: model.Release, options: Optional[LoadOptions]
     documents, user_normalized, compose = _read(source_dir, release, options)
     has_file = any(document.label == FILE for document in documents)
     reference = release.code_reference
+    _check_expansion(documents, compose)
     documents = enhance(documents, compose, reference.branch, reference.sha, _plain_data(options.images or {}))
     configuration, sources = _merge(documents, user_normalized)
     locate = _Locator(sources)
@@ -380,6 +424,7 @@ def load(source_dir: str, release: model.Release, options: Optional[LoadOptions]
     origins = TaskOrigins(default_pipeline=create_default_pipeline(configuration))
     import_pipeline_tasks(configuration, origins, locate)
     merge_environment_variables(configuration, pipelines=True)
+    _check_size(configuration, has_file)
     configuration, pipeline_mappings, global_mapping = _substitute(configuration, release, options, locate, origins)
     order_tasks_by_key(configuration)
     configuration = _finalize(configuration, origins, locate, options.undefined_variables == "error")

@@ -70,3 +70,26 @@ def test_ordinary_substitution_is_unchanged(project):
     project.write("continuous-pipe.yml", project_text("x" * 1000, "{name: V, value: '${A}-${A}'}"))
     web = project.load().pipelines[0].tasks[0].services[0]
     assert web.environment[0].value == "x" * 1000 + "-" + "x" * 1000
+
+
+def test_docker_compose_copied_into_many_tasks(project):
+    """Each deploy task gets every docker-compose service: 20 tasks x 20,000 env entries."""
+    project.write("docker-compose.yml", "web:\n  image: nginx\n  environment:\n"
+                  + "".join("    - V%d=x\n" % index for index in range(20000)))
+    project.write("continuous-pipe.yml", "defaults: {cluster: c}\ntasks:\n"
+                  + "".join("  t%d: {deploy: {services: {web: ~}}}\n" % index for index in range(20)))
+    with pytest.raises(DefinitionError, match="copied into each of its 20 tasks") as raised:
+        project.load()
+    assert raised.value.file == "continuous-pipe.yml"
+
+
+def test_pipelines_importing_every_task(project):
+    tasks = "".join("  t%d: {deploy: {cluster: c, services: {web: {specification: {source: {image: a, tag: '1'}, "
+                    "environment_variables: [{name: A, value: b}, {name: B, value: c}]}}}}}\n" % index
+                    for index in range(200))
+    pipelines = "".join("  - name: P%d\n    tasks: [%s]\n" % (index, ", ".join("t%d" % task
+                                                                             for task in range(200)))
+                        for index in range(200))
+    project.write("continuous-pipe.yml", "tasks:\n" + tasks + "pipelines:\n" + pipelines)
+    with pytest.raises(DefinitionError, match="pipelines import their tasks"):
+        project.load()
