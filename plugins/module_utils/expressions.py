@@ -68,8 +68,9 @@ offset of the offending token); syntax errors, unknown variables and unknown fun
 not exist``).
 
 Deliberate differences from PHP 7, where PHP would only emit a warning and carry on: converting
-an array to a string, ``in`` on a non-array, an invalid regular expression, a division by zero
-and ranges of more than 100000 elements raise :class:`ExpressionError`. Property access works on
+an array to a string, ``in`` on a non-array, an invalid regular expression, a division by zero,
+ranges of more than 100000 elements and more than 1000000 range elements in one evaluation raise
+:class:`ExpressionError`. Property access works on
 every dict, hash literals included (PHP arrays are not objects). Methods (``a.b()``) are not
 supported. A ``matches`` pattern whose shape backtracks catastrophically (``/^(a+)+$/``) is refused,
 and a match that takes more than ``regex_guard.MATCH_CPU_SECONDS`` of CPU time is stopped (an
@@ -80,9 +81,11 @@ without ``/u`` matches bytes).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
+import threading
 import typing
 import warnings
 from collections.abc import Mapping
@@ -661,6 +664,30 @@ def _in(needle: Any, haystack: Any) -> bool:
 
 
 _MAX_RANGE = 100000
+#: Elements all the ranges of one evaluation may build together (``[0..99999, 0..99999, …]`` in a
+#: 30 KB expression asked for 300 million).
+_MAX_RANGE_ELEMENTS = 1000000
+#: Elements the ranges of all the evaluations of one load may build together (see start_budget).
+_MAX_TOTAL_RANGE_ELEMENTS = 5000000
+_EVALUATION = threading.local()
+
+
+@contextlib.contextmanager
+def evaluation_budget():
+    """Within it (in this thread) expressions take what they cost from one budget: range elements
+    (``_MAX_TOTAL_RANGE_ELEMENTS``) and the CPU time of ``matches`` (``regex_guard.TOTAL_CPU_SECONDS``),
+    so that thousands of conditions each just under the limits of one evaluation cannot add up to
+    hours. Loading a project and rendering its tasks each run in one; nested, the outer one counts."""
+    if getattr(_EVALUATION, "total_range_elements", None) is not None:
+        yield
+        return
+    _EVALUATION.total_range_elements = _MAX_TOTAL_RANGE_ELEMENTS
+    regex_guard.start_total()
+    try:
+        yield
+    finally:
+        _EVALUATION.total_range_elements = None
+        regex_guard.start_total(None)
 
 
 def _range(low: Any, high: Any) -> List[Any]:
@@ -684,6 +711,17 @@ def _check_range_size(size: float, low: Any, high: Any) -> None:
     if size > _MAX_RANGE:
         raise ExpressionError("The range %s..%s has more than %d elements"
                               % (php_string(low), php_string(high), _MAX_RANGE))
+    built = getattr(_EVALUATION, "range_elements", 0) + int(size)
+    _EVALUATION.range_elements = built
+    if built > _MAX_RANGE_ELEMENTS:
+        raise ExpressionError("The ranges of the expression have more than %d elements together"
+                              % _MAX_RANGE_ELEMENTS)
+    total = getattr(_EVALUATION, "total_range_elements", None)
+    if total is not None:
+        _EVALUATION.total_range_elements = total - int(size)
+        if total - int(size) < 0:
+            raise ExpressionError("The ranges of the project's expressions have more than %d elements together"
+                                  % _MAX_TOTAL_RANGE_ELEMENTS)
 
 
 def _int_range(low: int, high: int) -> List[int]:
@@ -1792,6 +1830,8 @@ class Expression:
         for name in self.functions:
             if name not in callables:
                 self.validate(values.keys(), callables.keys())
+        outer = getattr(_EVALUATION, "range_elements", None)
+        _EVALUATION.range_elements = 0
         try:
             return self._root.ev(_Env(values, callables))
         except ExpressionError as error:
@@ -1800,6 +1840,8 @@ class Expression:
             raise
         except RecursionError:
             raise ExpressionError("Expression nested too deeply", self.source) from None
+        finally:
+            _EVALUATION.range_elements = outer or 0
 
 
 def _validate_references(source: str, references: Iterable[Tuple[str, str, int]],

@@ -25,7 +25,9 @@ time on a subject that almost matches. Two guards:
    CPU-time budget (``ITIMER_VIRTUAL``; Python's regex engine checks for signals while it
    backtracks) and a :class:`RegexBudgetExceeded` is raised when it is spent. The timer and the
    ``SIGVTALRM`` handler in place are restored afterwards; when another part of the process already
-   uses that timer, or outside the main thread, only the first guard applies.
+   uses that timer, or outside the main thread, only the first guard applies. Once a load of a
+   project started it (:func:`start_total`), all the matches share a total of
+   :data:`TOTAL_CPU_SECONDS`, so that many slow patterns cannot add up either.
 
 Both are errors the callers report with the key path of the expression.
 """
@@ -34,6 +36,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
+import time
 from typing import Any, List, Optional
 
 try:  # Python >= 3.11
@@ -47,6 +50,8 @@ __all__ = ["MATCH_CPU_SECONDS", "RegexBudgetExceeded", "UnsafePattern", "check_p
 
 #: CPU time one match may take (real patterns take microseconds).
 MATCH_CPU_SECONDS = 0.5
+#: CPU time all the matches of one project load may take together (see :func:`start_total`).
+TOTAL_CPU_SECONDS = 5.0
 #: Unbounded repetitions in a row, matching the same characters, that are still accepted.
 MAX_ADJACENT_UNBOUNDED = 3
 
@@ -56,7 +61,11 @@ class UnsafePattern(Exception):
 
 
 class RegexBudgetExceeded(Exception):
-    """A match ran out of its CPU-time budget."""
+    """A match ran out of its CPU-time budget (``total``: the budget of all the matches of a load)."""
+
+    def __init__(self, total: bool = False):
+        super().__init__("total" if total else "match")
+        self.total = total
 
 
 # --------------------------------------------------------------------------------------------------
@@ -317,6 +326,13 @@ def check_pattern(pattern: str, flags: int = 0) -> None:
 _STATE = threading.local()
 
 
+def start_total(seconds: Optional[float] = TOTAL_CPU_SECONDS) -> None:
+    """From now on (in this thread) every match takes its CPU time from a budget of ``seconds``,
+    so that many patterns each just under :data:`MATCH_CPU_SECONDS` cannot add up to hours; None
+    turns that off. A module's load of a project starts it."""
+    _STATE.total = seconds
+
+
 def _on_timer(_signum, _frame):
     if getattr(_STATE, "armed", False):
         _STATE.armed = False
@@ -330,7 +346,23 @@ def _can_time() -> bool:
 
 
 def search(compiled, subject: str, anchored: bool = False, budget: float = MATCH_CPU_SECONDS) -> bool:
-    """``compiled.match``/``search`` of ``subject`` within ``budget`` CPU seconds where that can be enforced."""
+    """``compiled.match``/``search`` of ``subject`` within ``budget`` CPU seconds where that can be enforced
+    (and within what is left of the total started by :func:`start_total`)."""
+    total = getattr(_STATE, "total", None)
+    if total is None:
+        return _search(compiled, subject, anchored, budget)
+    if total <= 0:
+        raise RegexBudgetExceeded(total=True)
+    started = time.process_time()
+    try:
+        return _search(compiled, subject, anchored, min(budget, total))
+    except RegexBudgetExceeded:
+        raise RegexBudgetExceeded(total=total < budget) from None
+    finally:
+        _STATE.total = total - (time.process_time() - started)
+
+
+def _search(compiled, subject: str, anchored: bool, budget: float) -> bool:
     method = compiled.match if anchored else compiled.search
     if not _can_time():
         return method(subject) is not None
@@ -349,6 +381,8 @@ def search(compiled, subject: str, anchored: bool = False, budget: float = MATCH
 
 
 def describe(error: BaseException) -> str:
+    if isinstance(error, RegexBudgetExceeded) and error.total:
+        return "the regular expressions of the project took more than %s s of CPU time together" % TOTAL_CPU_SECONDS
     if isinstance(error, RegexBudgetExceeded):
         return "matching it took more than %s s of CPU time (it backtracks catastrophically on this subject)" \
             % MATCH_CPU_SECONDS

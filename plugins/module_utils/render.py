@@ -153,6 +153,11 @@ def render_tasks(project: model.Project, names=None, options: Optional[Translate
     The pod checksum key is ``options.checksum_key``, else ``checksum_key(task, namespace)``, else
     a throw-away one (fine wherever the checksums are masked).
     """
+    with expressions.evaluation_budget():  # what the environment names' expressions may cost, together
+        return _render_tasks(project, names, options, checksum_key)
+
+
+def _render_tasks(project, names, options, checksum_key) -> List[RenderedTask]:
     rendered = []
     tasks_context = pending_tasks_context(project)
     for task in select_deploy_tasks(project, names):

@@ -182,6 +182,13 @@ def redos() -> List[Case]:
     cases.append(Case("redos/has_changes_for_files", files={"continuous-pipe.yml": (
         "pipelines:\n  - name: P\n    condition: 'has_changes_for_files(\"%s\")'\n    tasks: [deployment]\n" % glob
     ).encode() + VALID}, args=args(changed_files=["a" * 3000])))
+    for name, condition in [("regex", 'code_reference.branch matches \\"/^.*.*.*x$/\\"'),
+                            ("ranges", "1 in [" + ", ".join(["0..99999"] * 9) + "]")]:
+        services = "".join("  s%d: {condition: \"%s\", specification: {source: {image: a, tag: '1'}}}\n"
+                           % (index, condition) for index in range(300))
+        cases.append(Case("redos/many-%s" % name, files={"continuous-pipe.yml": (
+            "tasks:\n d:\n  deploy:\n   cluster: c\n   services:\n" + services.replace("\n  s", "\n    s")
+            .replace("  s0", "    s0", 1)).encode()}, args=args(branch=LONG_BRANCH + "!"), expect_error="together"))
     cases.append(Case("redos/pull-request-title", files={"continuous-pipe.yml": (
         "pipelines:\n  - name: P\n    condition: 'pull_request.title matches \"/^(a|aa)*$/\"'\n    tasks: [deployment]\n"
     ).encode() + VALID}, args=args(pull_request={"number": 1, "title": "a" * 5000 + "!"})))

@@ -38,7 +38,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config import schema
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.builder import BuildContext, build_project
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.compose import (
@@ -411,7 +411,11 @@ def _finalize(configuration: Dict[str, Any], origins: TaskOrigins, locate, defer
 
 def load(source_dir: str, release: model.Release, options: Optional[LoadOptions] = None) -> LoadedConfiguration:
     """Read, enhance, merge, finalise: everything but choosing pipelines and building the model."""
-    options = options or LoadOptions()
+    with expressions.evaluation_budget():  # what the project's expressions may cost, together
+        return _load(source_dir, release, options or LoadOptions())
+
+
+def _load(source_dir: str, release: model.Release, options: LoadOptions) -> LoadedConfiguration:
     documents, user_normalized, compose = _read(source_dir, release, options)
     has_file = any(document.label == FILE for document in documents)
     reference = release.code_reference
@@ -445,8 +449,9 @@ def tide_configurations(source_dir: str, release: model.Release, options: Option
                         ) -> List[Dict[str, Any]]:
     """The configuration of each tide ContinuousPipe would create: the pipelines whose condition holds."""
     options = options or LoadOptions()
-    loaded = load(source_dir, release, options)
-    selected = selected_pipelines(loaded.configuration, release, options.changed_files, loaded.locator)
+    with expressions.evaluation_budget():
+        loaded = load(source_dir, release, options)
+        selected = selected_pipelines(loaded.configuration, release, options.changed_files, loaded.locator)
     return [_listed(plain(pipeline)) for _key, pipeline in selected]
 
 
@@ -460,7 +465,11 @@ def _listed(pipeline: Any) -> Any:
 
 def load_project(source_dir: str, release: model.Release, options: Optional[LoadOptions] = None) -> model.Project:
     """Load the project in ``source_dir`` for ``release``: the pipelines whose condition holds, as model objects."""
-    options = options or LoadOptions()
+    with expressions.evaluation_budget():
+        return _load_project(source_dir, release, options or LoadOptions())
+
+
+def _load_project(source_dir: str, release: model.Release, options: LoadOptions) -> model.Project:
     with yaml_policy(options.duplicate_keys) as warnings:
         loaded = load(source_dir, release, options)
     selected = selected_pipelines(loaded.configuration, release, options.changed_files, loaded.locator)

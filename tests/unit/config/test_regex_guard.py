@@ -124,3 +124,29 @@ def test_globs_cannot_hang():
     assert expressions.has_changes_for_files_function(["src/a/b.php"])("src/**.php") is True
     assert expressions.has_changes_for_files_function(["src/a/b.php"])("src/*.php") is False
     assert expressions.has_changes_for_files_function(["src/a/b.php"])("src/***") is True
+
+
+def _many_conditions(project, condition, count):
+    services = "".join("      s%d: {condition: '%s', specification: {source: {image: a, tag: '1'}}}\n" % (index, condition)
+                       for index in range(count))
+    project.write("continuous-pipe.yml", "tasks:\n  d:\n   deploy:\n    cluster: c\n    services:\n" + services)
+
+
+def test_many_slow_patterns_share_one_budget(project):
+    """Each match is stopped at 0.5 s; 300 of them would still take 150 s without a total per load."""
+    _many_conditions(project, 'code_reference.branch matches "/^.*.*.*x$/"', 300)
+    start = time.process_time()
+    with pytest.raises(DefinitionError) as raised:
+        project.load(branch="a" * 3000)
+    assert time.process_time() - start < regex_guard.TOTAL_CPU_SECONDS + 3
+    assert "together" in str(raised.value)
+    assert signal.getitimer(signal.ITIMER_VIRTUAL) == (0.0, 0.0)
+
+
+def test_many_ranges_share_one_budget(project):
+    """``[0..99999, …]`` in a condition builds up to a million elements; thousands of conditions share 5 million."""
+    _many_conditions(project, "1 in [" + ", ".join(["0..99999"] * 9) + "]", 300)
+    with pytest.raises(DefinitionError, match="elements together"):
+        project.load()
+    with pytest.raises(expressions.ExpressionError, match="more than 1000000 elements together"):
+        expressions.evaluate("[" + ", ".join(["0..99999"] * 11) + "]", {})
