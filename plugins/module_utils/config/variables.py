@@ -39,8 +39,8 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import e
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.config.php import php_bool, php_string
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 
-__all__ = ["MAX_ADDED_CHARS", "MAX_SUBSTITUTED_CHARS", "REFERENCE_RE", "Resolved", "SecretStr", "SubstitutionBudget", "VariableContext", "deploy_time_name", "is_secret", "plain",
-           "resolve_variables", "substitute", "substitute_tree", "undefined_variable_error",
+__all__ = ["MAX_ADDED_CHARS", "MAX_SUBSTITUTED_CHARS", "REFERENCE_RE", "Resolved", "SecretStr", "SubstitutionBudget",
+           "VariableContext", "deploy_time_name", "is_secret", "plain", "resolve_variables", "substitute", "substitute_tree", "undefined_variable_error",
            "unresolved_references"]
 
 Path = Tuple[Any, ...]

@@ -87,9 +87,8 @@ def test_pipelines_importing_every_task(project):
     tasks = "".join("  t%d: {deploy: {cluster: c, services: {web: {specification: {source: {image: a, tag: '1'}, "
                     "environment_variables: [{name: A, value: b}, {name: B, value: c}]}}}}}\n" % index
                     for index in range(200))
-    pipelines = "".join("  - name: P%d\n    tasks: [%s]\n" % (index, ", ".join("t%d" % task
-                                                                             for task in range(200)))
-                        for index in range(200))
+    names = ", ".join("t%d" % task for task in range(200))
+    pipelines = "".join("  - name: P%d\n    tasks: [%s]\n" % (index, names) for index in range(200))
     project.write("continuous-pipe.yml", "tasks:\n" + tasks + "pipelines:\n" + pipelines)
     with pytest.raises(DefinitionError, match="pipelines import their tasks"):
         project.load()
