@@ -316,7 +316,7 @@ def options() -> List[Case]:
                                                                         "{tag: '${TAG}'}}}")[len(b"tasks:\n"):]},
                       args=args(), expect_error='undefined variable "TAG"'))
     cases.append(Case("pipeline_info/hostile-task-name", files={"continuous-pipe.yml": project(task="../../x")},
-                      module="pipeline_info", args={"source_dir": "{project}", "branch": "master"}))
+                      module="pipeline_info", args={"source_dir": "{project}", "branch": "master", "flow_uuid": FLOW}))
     return cases
 
 
