@@ -9,9 +9,15 @@ static bearer tokens (``admin`` in ``system:masters`` and ``limited`` with no gr
 default StorageClass with a pool of pre-created PersistentVolumes, and kwok Stages
 (``tests/cluster/kwok/*.yaml``) that play the kubelet, the cloud load balancer and an ingress controller.
 
+Platform APIs (``apis``, ``--apis gateway,openshift``): the cluster also serves the upstream
+CustomResourceDefinitions extracted by ``tests/cluster/crds.sh`` — ``gateway``: Gateway API (standard
+channel) with a GatewayClass ``standard`` and a shared Gateway ``gateway-system/shared``; ``openshift``:
+the OpenShift Route (route.openshift.io/v1). kwok Stages under ``tests/cluster/kwok/<api>/`` play the
+gateway controller and the OpenShift router (status only: nothing routes traffic).
+
 CLI (progress on stderr; ``up`` prints the kubeconfig path as its last line on stdout)::
 
-    cluster.py up NAME [--nodes 2] [--user NAME[:GROUP,...]]... [--volume-binding Immediate]
+    cluster.py up NAME [--nodes 2] [--user NAME[:GROUP,...]]... [--volume-binding Immediate] [--apis gateway,openshift]
     cluster.py down NAME | down --all
     cluster.py status
     cluster.py kubeconfig NAME
@@ -65,9 +71,15 @@ INGRESS_CLASS = "standard"
 # (name prefix, count, size) of the pre-created PersistentVolume pool.
 PV_POOL = (("pool-10g", 120, "10Gi"), ("pool-100g", 8, "100Gi"))  # a full test session keeps ~30 claims
 DEFAULT_NODES = 2
+# Platform APIs a cluster may serve (CRD sets of tests/cluster/crds.sh, kwok Stages in kwok/<name>/).
+PLATFORM_APIS = ("gateway", "openshift")
+GATEWAY_CLASS = "standard"
+GATEWAY_CONTROLLER = "continuouspipe.test/gateway-stand-in"
+GATEWAY_NAMESPACE = "gateway-system"
+GATEWAY_NAME = "shared"
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
-__all__ = ["Cluster", "ClusterError", "clusters_dir", "bin_dir", "list_clusters"]
+__all__ = ["Cluster", "ClusterError", "clusters_dir", "bin_dir", "crd_dir", "list_clusters"]
 
 
 class ClusterError(RuntimeError):
@@ -89,6 +101,7 @@ def clusters_dir() -> Path:
 
 
 _BIN_DIR: Path | None = None
+_CRD_DIR: Path | None = None
 
 
 def bin_dir() -> Path:
@@ -105,6 +118,27 @@ def bin_dir() -> Path:
             raise ClusterError(f"{path} lacks {', '.join(missing)}; remove it and rerun tests/cluster/build.sh")
         _BIN_DIR = path
     return _BIN_DIR
+
+
+def crd_dir() -> Path:
+    """The directory with the extracted CRD sets: runs crds.sh, which returns at once when they are cached."""
+    global _CRD_DIR
+    if _CRD_DIR is None:
+        res = subprocess.run(["bash", str(HERE / "crds.sh")], stdout=subprocess.PIPE, text=True, check=False)
+        lines = res.stdout.strip().splitlines()
+        if res.returncode != 0 or not lines:
+            raise ClusterError(f"tests/cluster/crds.sh failed (exit {res.returncode}); see its output above")
+        path = Path(lines[-1])
+        missing = [name for name in PLATFORM_APIS if not (path / name).is_dir()]
+        if missing:
+            raise ClusterError(f"{path} lacks the CRD sets {', '.join(missing)}; remove it and rerun tests/cluster/crds.sh")
+        _CRD_DIR = path
+    return _CRD_DIR
+
+
+def apps_domain(name: str) -> str:
+    """The domain the stand-in OpenShift router gives Routes without a host."""
+    return f"apps.{name}.test"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -279,7 +313,8 @@ class Cluster:
     """One local control plane called ``name`` (state under ``clusters_dir()/name``)."""
 
     def __init__(self, name: str, *, nodes: int = DEFAULT_NODES, users: dict[str, list[str]] | None = None,
-                 root: Path | str | None = None, volume_binding: str = "WaitForFirstConsumer"):
+                 root: Path | str | None = None, volume_binding: str = "WaitForFirstConsumer",
+                 apis: Iterable[str] = ()):
         if not NAME_RE.match(name):
             raise ValueError(f"cluster name {name!r}: use 1-40 lower-case letters, digits and '-'")
         self.name = name
@@ -287,6 +322,10 @@ class Cluster:
         if volume_binding not in ("WaitForFirstConsumer", "Immediate"):
             raise ValueError(f"volume_binding {volume_binding!r}: WaitForFirstConsumer or Immediate")
         self.volume_binding = volume_binding
+        self.apis = tuple(sorted(set(apis)))
+        unknown = [api for api in self.apis if api not in PLATFORM_APIS]
+        if unknown:
+            raise ValueError(f"apis {unknown!r}: choose from {', '.join(PLATFORM_APIS)}")
         self.users = {"admin": ["system:masters"], "limited": [], **(users or {})}
         self.root = Path(root).resolve() if root else clusters_dir()
         self.dir = self.root / name
@@ -423,7 +462,7 @@ class Cluster:
         """Start the control plane (or reuse it when it is already healthy); returns the kubeconfig path."""
         with self._lock():
             self.state = self._load() or {}
-            if self.state and self.healthy():
+            if self.state and self.healthy() and sorted(self.state.get("apis") or []) == list(self.apis):
                 log(f"{self.name}: already running at {self.server}; reusing it")
                 self.state["reused"] = True
                 return self.kubeconfig
@@ -468,15 +507,22 @@ class Cluster:
         octet = 16 + zlib.crc32(self.name.encode()) % 224
         self.state["lb_network"] = f"127.{octet}.0.0/16"
         stage_files = []
-        for src in sorted((HERE / "kwok").glob("*.yaml")):  # one kwok Stage per file
-            dst = self.dir / "kwok" / src.name
-            dst.write_text(src.read_text().replace("@LB_OCTET@", str(octet)))
+        self.state["apis"] = list(self.apis)
+        sources = sorted((HERE / "kwok").glob("*.yaml"))  # one kwok Stage per file
+        for api in self.apis:  # kwok stops on a Stage whose resource is not served: only the cluster's APIs
+            sources += sorted((HERE / "kwok" / api).glob("*.yaml"))
+        for src in sources:
+            dst = self.dir / "kwok" / (src.name if src.parent.name == "kwok" else f"{src.parent.name}-{src.name}")
+            dst.write_text(src.read_text().replace("@LB_OCTET@", str(octet))
+                           .replace("@APPS_DOMAIN@", apps_domain(self.name)))
             stage_files.append(dst)
 
         self._launch_with_retry("etcd", self._etcd_argv, self._etcd_healthy, deadline)
         self._launch_with_retry("kube-apiserver", self._apiserver_argv, self._readyz, deadline)
         self._write_kubeconfigs()
         self._bootstrap_objects()
+        if self.apis:
+            self._platform_apis(deadline)
         for comp in ("kube-controller-manager", "kube-scheduler"):
             self._launch(comp, self._component_argv(comp))
         self._launch("kwok", self._kwok_argv(stage_files), env={"KWOK_WORKDIR": str(self.dir / "kwok-home")})
@@ -658,6 +704,69 @@ class Cluster:
             "metadata": {"name": INGRESS_CLASS, "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
             "spec": {"controller": "continuouspipe.test/ingress-stand-in"}})
 
+    def _platform_apis(self, deadline: float) -> None:
+        """The CRDs of the platform APIs, once Established, and the objects a platform team would have."""
+        crds = crd_dir()
+        names = []
+        for api in self.apis:
+            for path in sorted((crds / api).glob("*.yaml")):
+                for doc in yaml.safe_load_all(path.read_text()):
+                    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                        self._create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", doc)
+                        names.append(doc["metadata"]["name"])
+        log(f"{self.name}: serving {', '.join(self.apis)}: {len(names)} CRDs")
+
+        def established() -> bool:
+            for name in names:
+                status, body = self.api("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+                conditions = {c["type"]: c["status"] for c in (body.get("status") or {}).get("conditions") or []} \
+                    if status == 200 else {}
+                if conditions.get("Established") != "True":
+                    return False
+            return True
+
+        self._wait("CRDs Established", established, deadline, comps=["kube-apiserver"])
+        if "gateway" in self.apis:
+            self._shared_gateway(deadline)
+
+    def _shared_gateway(self, deadline: float) -> None:
+        """GatewayClass ``standard`` and the Gateway ``gateway-system/shared`` (HTTP and HTTPS listeners open
+        to routes of every namespace; the HTTPS certificate is a self-signed wildcard of the apps domain)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self._create("/apis/gateway.networking.k8s.io/v1/gatewayclasses", {
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": GATEWAY_CLASS},
+            "spec": {"controllerName": GATEWAY_CONTROLLER}})
+        self._create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                            "metadata": {"name": GATEWAY_NAMESPACE}})
+        key = ec.generate_private_key(ec.SECP256R1())
+        host = f"*.{apps_domain(self.name)}"
+        now = datetime.datetime.now(datetime.timezone.utc)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+                .sign(key, hashes.SHA256()))
+        pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        self._create(f"/api/v1/namespaces/{GATEWAY_NAMESPACE}/secrets", {
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": f"{GATEWAY_NAME}-tls", "namespace": GATEWAY_NAMESPACE},
+            "data": {"tls.crt": base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode(),
+                     "tls.key": base64.b64encode(pem_key).decode()}})
+        everyone = {"namespaces": {"from": "All"}}
+        self._create(f"/apis/gateway.networking.k8s.io/v1/namespaces/{GATEWAY_NAMESPACE}/gateways", {
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": GATEWAY_NAME, "namespace": GATEWAY_NAMESPACE},
+            "spec": {"gatewayClassName": GATEWAY_CLASS, "listeners": [
+                {"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": everyone},
+                {"name": "https", "protocol": "HTTPS", "port": 443, "allowedRoutes": everyone,
+                 "tls": {"mode": "Terminate", "certificateRefs": [{"name": f"{GATEWAY_NAME}-tls"}]}}]}})
+
     # ---- stop -----------------------------------------------------------------------------------
 
     def stop(self, remove: bool = True) -> None:
@@ -677,7 +786,8 @@ class Cluster:
     def info(self) -> dict:
         return {"name": self.name, "dir": str(self.dir), "kubeconfig": str(self.kubeconfig),
                 "server": self.server if self.state.get("ports", {}).get("apiserver") else None,
-                "running": self.running(), "processes": self.processes(), "ports": self.state.get("ports", {})}
+                "running": self.running(), "processes": self.processes(), "ports": self.state.get("ports", {}),
+                "apis": list(self.state.get("apis") or [])}
 
 
 def list_clusters(root: Path | None = None) -> list[Cluster]:
@@ -713,6 +823,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="an extra static-token user (admin and limited always exist)")
     up.add_argument("--volume-binding", choices=("WaitForFirstConsumer", "Immediate"), default="WaitForFirstConsumer",
                     help="volumeBindingMode of the default StorageClass (default: %(default)s)")
+    up.add_argument("--apis", default="", metavar="API[,API]",
+                    help="platform APIs to serve besides Kubernetes' own: %s" % ", ".join(PLATFORM_APIS))
     up.add_argument("--timeout", type=float, default=240)
     down = sub.add_parser("down", help="stop NAME and remove its state")
     down.add_argument("name", nargs="?")
@@ -723,7 +835,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.cmd == "up":
-        c = Cluster(args.name, nodes=args.nodes, users=_parse_users(args.user), volume_binding=args.volume_binding)
+        c = Cluster(args.name, nodes=args.nodes, users=_parse_users(args.user), volume_binding=args.volume_binding,
+                    apis=[api for api in args.apis.split(",") if api])
         try:
             path = c.start(timeout=args.timeout)
         except ClusterError as e:

@@ -4,6 +4,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fixtures import cluster, clusters, kube_namespace  # noqa: E402  pylint: disable=wrong-import-position
+from fixtures import cluster, clusters, kube_namespace, platform_cluster  # noqa: E402  pylint: disable=wrong-import-position
 
-__all__ = ["cluster", "clusters", "kube_namespace"]
+__all__ = ["cluster", "clusters", "kube_namespace", "platform_cluster"]

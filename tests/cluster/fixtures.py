@@ -48,6 +48,10 @@ import pytest
 
 _HERE = Path(__file__).resolve().parent
 CLUSTER_NAMES = ("aws-eu", "aws-us", "gce-eu")
+# A cluster that also serves the platform APIs (tests/cluster/crds.sh): Gateway API with a shared Gateway,
+# and the OpenShift Route; kwok Stages play the gateway controller and the router.
+PLATFORM_CLUSTER = "ocp-eu"
+CLUSTER_APIS = {PLATFORM_CLUSTER: ("gateway", "openshift")}
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"})
 
 
@@ -273,7 +277,7 @@ class ClusterManager:
             return [self._handles[n] for n in names]
 
     def _start(self, name: str) -> None:
-        c = cp.Cluster(name, root=self.root)
+        c = cp.Cluster(name, root=self.root, apis=CLUSTER_APIS.get(name, ()))
         try:
             c.start()
         except Exception as e:  # noqa: BLE001 - reported to every test that needs this cluster
@@ -324,6 +328,22 @@ def clusters(request: pytest.FixtureRequest) -> list[KubeCluster]:
 def cluster(request: pytest.FixtureRequest) -> KubeCluster:
     """One cluster (aws-eu, the first of ``clusters``)."""
     return cluster_manager(request.config).get(CLUSTER_NAMES[:1])[0]
+
+
+@pytest.fixture(scope="session")
+def platform_cluster(request: pytest.FixtureRequest) -> KubeCluster:
+    """One cluster (ocp-eu) that serves the Gateway API and OpenShift Route CRDs besides Kubernetes' own.
+
+    With ``CP_TEST_KUBECONFIG`` it is the context ``CP_TEST_PLATFORM_CONTEXT`` of that file."""
+    mgr = cluster_manager(request.config)
+    if mgr.external:
+        context = os.environ.get("CP_TEST_PLATFORM_CONTEXT")
+        if not context:
+            pytest.fail("CP_TEST_KUBECONFIG is set: this test needs a cluster serving the Gateway API and "
+                        "OpenShift Routes; set CP_TEST_PLATFORM_CONTEXT", pytrace=False)
+        path = str(Path(mgr.external).expanduser().resolve())
+        return KubeCluster(name=context, kubeconfig=path, context=context)
+    return mgr.get((PLATFORM_CLUSTER,))[0]
 
 
 @pytest.fixture
