@@ -26,10 +26,18 @@ def object_ref(obj: dict) -> str:
 
 
 def masked(obj: dict) -> dict:
-    """A copy of ``obj`` safe to show: Secret ``data``/``stringData`` values replaced by a mask.
+    """A copy of ``obj`` safe to show: Secret ``data``/``stringData`` values replaced by a mask, and the
+    private key of an OpenShift Route that carries its certificate inline.
 
     Keys stay visible so a reader still sees *what* a Secret holds.
     """
+    if isinstance(obj, dict) and obj.get("kind") == "Route":
+        tls = (obj.get("spec") or {}).get("tls")
+        if not isinstance(tls, dict) or not tls.get("key"):
+            return obj
+        out = copy.deepcopy(obj)
+        out["spec"]["tls"]["key"] = MASK
+        return out
     if not isinstance(obj, dict) or obj.get("kind") != "Secret":
         return obj
     out = copy.deepcopy(obj)

@@ -138,8 +138,19 @@ class TlsCertificate:
 
 @dataclass(frozen=True)
 class Ingress:
+    """An endpoint's HTTP route from outside: class, hosts, and the fan-out extension of this collection.
+
+    ``path``: the path prefix under which the endpoint is served (default ``/``); ``group``: endpoints of a
+    deploy task with the same group share one host or static address (one Ingress, HTTPRoutes on one
+    Gateway, or Routes on one host); ``address``: the static address of that group, reserved through
+    the platform's own field.
+    """
+
     class_name: Optional[str] = None
     hosts: Tuple[str, ...] = ()
+    path: Optional[str] = None
+    group: Optional[str] = None
+    address: Optional[str] = None
 
 
 @dataclass(frozen=True)

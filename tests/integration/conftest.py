@@ -32,7 +32,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
-from fixtures import cluster, clusters, kube_namespace  # noqa: E402,F401 pylint: disable=unused-import
+from fixtures import cluster, clusters, kube_namespace, platform_cluster  # noqa: E402,F401 pylint: disable=unused-import
 from fixtures import request_series  # noqa: E402
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection  # noqa: E402

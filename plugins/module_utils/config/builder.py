@@ -522,7 +522,10 @@ class _Builder:
             self.error("The ingress needs a host_suffix or a host expression", path,
                        "ingress.host_suffix or ingress.host")
         return model.Ingress(class_name=self.optional_string(ingress.get("class")),
-                             hosts=(host,) if host is not None else ())
+                             hosts=(host,) if host is not None else (),
+                             path=self.optional_string(ingress.get("path")),
+                             group=self.optional_string(ingress.get("group")),
+                             address=self.optional_string(ingress.get("address")))
 
     def cloud_flare_zone(self, endpoint: Dict[str, Any], path: Path) -> Optional[Dict[str, Any]]:
         zone = endpoint.get("cloud_flare_zone")

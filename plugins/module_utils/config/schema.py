@@ -16,8 +16,10 @@ Node for node what ContinuousPipe's ``ConfigurationDefinition`` and task factori
 * build image names and tags are checked with Docker's grammar when the configuration is finalised.
 
 Extensions of this collection (not in ContinuousPipe): a deploy service may name another service of
-the same task in ``pod:`` to run as an extra container of that service's pod, and a pipeline task
-entry may carry an ``identifier`` (CP rejected the key although its validation mentioned it).
+the same task in ``pod:`` to run as an extra container of that service's pod, an endpoint's ``ingress``
+may carry ``path``, ``group`` and ``address`` (several services behind one host or static address,
+docs/concepts.md), and a pipeline task entry may carry an ``identifier`` (CP rejected the key although
+its validation mentioned it).
 """
 from __future__ import annotations
 
@@ -288,6 +290,10 @@ def _endpoint_node() -> ArrayNode:
             "class": ScalarNode(),
             "host": ingress_host,
             "host_suffix": ScalarNode(),
+            # extensions of this collection: fan-out of several services behind one host or address
+            "path": ScalarNode(),
+            "group": ScalarNode(),
+            "address": ScalarNode(),
         }),
         "condition": ScalarNode(),
     }, add_defaults=True)

@@ -13,8 +13,11 @@ manifests. The rules live one concern per module:
 * ``secrets``    — secret env vars, TLS Secrets, the pod checksum (§9.8)
 * ``volumes``    — pod volumes, mounts, PersistentVolumeClaims (§9.4)
 * ``workloads``  — containers, probes, Deployments / bare Pods, multi-container pods (§9.5, §10.3)
-* ``services``   — default Service and endpoints: Services, Ingresses (§9.6, §9.7)
-* ``plans``      — options, result and plan types
+* ``services``   — default Service and endpoints: their Services (§9.6, §9.7)
+* ``routes``     — endpoints reached over HTTP, for the platform: Ingress, HTTPRoute or Route; fan-out
+* ``plans``      — options, result and plan types (and the ``Platform``)
+
+Objects are sorted by ``kinds.order`` (the registry every stage reads), declaration order within a kind.
 """
 from __future__ import annotations
 
@@ -22,10 +25,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, kinds, model, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate import (
     labels,
+    routes,
     secrets,
     services,
     validation,
@@ -38,7 +42,9 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translat
     ComponentPlan,
     Context,
     EndpointPlan,
+    GatewayRef,
     ObjectRef,
+    Platform,
     RenderedEnvironment,
     TranslateOptions,
 )
@@ -46,7 +52,9 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translat
 __all__ = [
     "ComponentPlan",
     "EndpointPlan",
+    "GatewayRef",
     "ObjectRef",
+    "Platform",
     "RenderedEnvironment",
     "TranslateOptions",
     "environment_name",
@@ -131,9 +139,6 @@ def _check_unique(ctx: Context, objects: List[dict]) -> None:
         seen[key] = obj
 
 
-KIND_ORDER = ("Namespace", "Secret", "PersistentVolumeClaim", "Service", "Ingress", "Deployment", "Pod")
-
-
 def _ref(obj: dict) -> ObjectRef:
     return ObjectRef(obj["kind"], obj["metadata"]["name"])
 
@@ -166,12 +171,14 @@ def _render_pod(ctx: Context, group: workloads.PodGroup) -> _Pod:
     out.endpoint_parts = [services.render_endpoint(ctx, group, endpoint, index, pod_ports)
                           for index, endpoint in enumerate(group.host.endpoints)]
     out.endpoint_parts.append(services.default_service(ctx, group, pod_ports, bool(group.host.endpoints)))
-    out.workload = workloads.workload(ctx, group, workloads.pod_spec(group, containers, pod_volumes),
+    spec = workloads.pod_spec(group, containers, pod_volumes, ctx.options.platform.restricted_pods)
+    out.workload = workloads.workload(ctx, group, spec,
                                       secrets.pod_checksum(out.env_secrets, ctx.options.checksum_key))
     return out
 
 
-def _component_plans(group: workloads.PodGroup, pod: _Pod, claims_used: Dict[str, List[str]]) -> List[ComponentPlan]:
+def _component_plans(group: workloads.PodGroup, pod: _Pod, claims_used: Dict[str, List[str]],
+                     routed: routes.RoutedHttp, endpoint_plans: Dict[str, EndpointPlan]) -> List[ComponentPlan]:
     """One plan per service of the pod; services joining another's pod point at its workload."""
     strategy = group.host.strategy
     timeout = workloads.wait_timeout(group)
@@ -182,9 +189,13 @@ def _component_plans(group: workloads.PodGroup, pod: _Pod, claims_used: Dict[str
                 if secret["metadata"]["name"] == secrets.env_secret_name(service.identifier)]
         refs += [ObjectRef("PersistentVolumeClaim", name) for name in claims_used.get(service.identifier, [])]
         if is_host:
-            refs += [_ref(obj) for part in pod.endpoint_parts for obj in part.secrets + part.services + part.ingresses]
+            refs += [_ref(obj) for part in pod.endpoint_parts for obj in part.secrets + part.services]
+            refs += [_ref(obj) for obj in routed.secrets
+                     if obj["metadata"]["labels"].get(labels.SERVICE) == service.identifier]
+            refs += [_ref(obj) for obj in routed.objects
+                     if service.identifier in routed.owners[(obj["kind"], obj["metadata"]["name"])]]
             refs.append(group.ref)
-        refs.sort(key=lambda ref: KIND_ORDER.index(ref.kind))
+        refs.sort(key=lambda ref: kinds.of(ref.kind).order)
         plans.append(ComponentPlan(
             identifier=service.identifier,
             name=service.name,
@@ -195,18 +206,25 @@ def _component_plans(group: workloads.PodGroup, pod: _Pod, claims_used: Dict[str
             attached=bool(strategy.attached),
             wait=group.host.scalable,
             wait_timeout=timeout,
-            public_endpoints=tuple(plan.name for part in pod.endpoint_parts for plan in part.endpoints) if is_host else (),
+            public_endpoints=tuple(_slot(slot, endpoint_plans).name for part in pod.endpoint_parts
+                                   for slot in part.slots) if is_host else (),
             pod=None if is_host else group.identifier,
-            notes=tuple(note for part in pod.endpoint_parts for note in part.notes) if is_host else (),
+            notes=tuple([note for part in pod.endpoint_parts for note in part.notes]
+                        + routed.notes.get(service.identifier, [])) if is_host else (),
         ))
     return plans
+
+
+def _slot(slot, endpoint_plans: Dict[str, EndpointPlan]) -> EndpointPlan:
+    return endpoint_plans[slot] if isinstance(slot, str) else slot
 
 
 def translate_environment(task: model.DeployTask, release: model.Release,
                           options: Optional[TranslateOptions] = None) -> RenderedEnvironment:
     """Render a deploy task's objects in apply order, with the component and endpoint plans.
 
-    Order: Namespace, Secrets (env, then TLS), PersistentVolumeClaims, Services, Ingresses,
+    Order (``kinds.order``): Namespace, Secrets (checksum key, env, then TLS), PersistentVolumeClaims,
+    Roles, Services, the platform's routing objects (Ingresses; Gateways and HTTPRoutes; Routes),
     Deployments, bare Pods; within a kind, services and endpoints in declaration order.
     """
     options = options or TranslateOptions()
@@ -218,6 +236,7 @@ def translate_environment(task: model.DeployTask, release: model.Release,
     claims, claims_used = volumes.claims(ctx, [service for group in groups for service in group.members])
     pods = [_render_pod(ctx, group) for group in groups]
     parts = [part for pod in pods for part in pod.endpoint_parts]
+    routed = routes.render(ctx, [entry for part in parts for entry in part.http])
     workload_objects = [pod.workload for pod in pods]
 
     objects = [_namespace(ctx)]
@@ -225,18 +244,22 @@ def translate_environment(task: model.DeployTask, release: model.Release,
         objects.append(secrets.checksum_key_secret(ctx))
     objects += [secret for pod in pods for secret in pod.env_secrets]
     objects += [secret for part in parts for secret in part.secrets]
+    objects += routed.secrets
     objects += claims
     objects += [service for part in parts for service in part.services]
-    objects += [ingress for part in parts for ingress in part.ingresses]
-    objects += [obj for obj in workload_objects if obj["kind"] == "Deployment"]
-    objects += [obj for obj in workload_objects if obj["kind"] == "Pod"]
+    objects += routed.objects
+    objects += workload_objects
+    objects.sort(key=kinds.order)  # stable: declaration order within a kind
     _check_unique(ctx, objects)
     # A JSON round trip drops shared references (no YAML anchors) and proves the output is plain data.
     objects = json.loads(json.dumps(objects))
 
+    endpoint_plans = routed.endpoints
     components = {plan.identifier: plan
-                  for group, pod in zip(groups, pods) for plan in _component_plans(group, pod, claims_used)}
+                  for group, pod in zip(groups, pods)
+                  for plan in _component_plans(group, pod, claims_used, routed, endpoint_plans)}
     # Plans in declaration order of the services.
     components = {service.identifier: components[service.identifier] for service in task.services}
     return RenderedEnvironment(namespace=namespace, objects=objects, components=components,
-                               public_endpoints=[plan for part in parts for plan in part.endpoints])
+                               public_endpoints=[_slot(slot, endpoint_plans) for part in parts for slot in part.slots],
+                               platform=options.platform)

@@ -18,6 +18,61 @@ from typing import Dict, List, Optional, Tuple
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
 
 
+KUBERNETES = "kubernetes"
+GATEWAY = "gateway"
+OPENSHIFT = "openshift"
+PLATFORMS = (KUBERNETES, GATEWAY, OPENSHIFT)
+# OpenShift Route certificates: a reference to the TLS Secret (spec.tls.externalCertificate), or inline.
+ROUTE_CERTIFICATES = ("secret", "inline")
+
+
+@dataclass(frozen=True)
+class GatewayRef:
+    """The Gateway API Gateway that HTTPRoutes attach to (``parentRefs``), and the GatewayClass of the
+    Gateways this collection renders itself (a fan-out group with a static address)."""
+
+    name: Optional[str] = None
+    namespace: Optional[str] = None
+    section_name: Optional[str] = None
+    class_name: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "namespace": self.namespace, "section_name": self.section_name,
+                "class_name": self.class_name}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """How endpoints reach the outside on the target cluster (chosen once per cluster).
+
+    * ``kubernetes``: ``networking.k8s.io/v1`` Ingresses (ContinuousPipe's rendering);
+    * ``gateway``: Gateway API ``HTTPRoute``s attached to ``gateway`` (a Gateway the platform team runs);
+    * ``openshift``: ``route.openshift.io/v1`` Routes, and pod specs that run under the restricted-v2
+      SecurityContextConstraints (arbitrary UID, no privilege escalation, no host paths).
+
+    ``route_certificates`` (OpenShift): ``secret`` references the endpoint's TLS Secret from the Route
+    (``spec.tls.externalCertificate``; the router is granted read access to those Secrets only), ``inline``
+    copies the certificate and key into the Route (for clusters whose Route API has no externalCertificate;
+    anyone who may read Routes then reads the key).
+    """
+
+    name: str = KUBERNETES
+    gateway: Optional[GatewayRef] = None
+    route_certificates: str = "secret"
+
+    @property
+    def restricted_pods(self) -> bool:
+        return self.name == OPENSHIFT
+
+    def to_dict(self) -> dict:
+        out = {"name": self.name}
+        if self.name == GATEWAY:
+            out["gateway"] = (self.gateway or GatewayRef()).to_dict()
+        if self.name == OPENSHIFT:
+            out["route_certificates"] = self.route_certificates
+        return out
+
+
 @dataclass
 class TranslateOptions:
     """What the translator cannot read from the model.
@@ -35,6 +90,8 @@ class TranslateOptions:
     * ``storage_class``: the StorageClass a volume's ``storage_class: default`` maps to; None omits
       ``storageClassName`` so the cluster's default class is used.
     * ``managed_by``: value of ``app.kubernetes.io/managed-by`` on every object.
+    * ``platform``: the ``Platform`` of the target cluster (Ingress, HTTPRoute or Route endpoints;
+      restricted pods on OpenShift).
     * ``checksum_key``: the secret key (bytes) of the pod checksums, an HMAC-SHA256 over the
       Secrets a pod references. Required as soon as a pod references a Secret; the deploy stage
       keeps it in the Secret ``cp-checksum-key.<task>`` of the environment (rendered here too), so
@@ -47,6 +104,7 @@ class TranslateOptions:
     ingress_class_annotation: bool = True
     storage_class: Optional[str] = None
     managed_by: str = "continuouspipe.kubernetes"
+    platform: Platform = field(default_factory=Platform)
     checksum_key: Optional[bytes] = field(default=None, repr=False)
 
 
@@ -66,6 +124,8 @@ ADDRESS_LOAD_BALANCER = "load_balancer"  # first status.loadBalancer.ingress[]: 
 ADDRESS_INGRESS = "ingress"  # wait for status.loadBalancer like above, then one address per rule host
 ADDRESS_INTERNAL = "internal"  # <service>.<namespace>.svc.cluster.local, known at once
 ADDRESS_NODE_PORT = "node_port"  # a node address (cluster setting) and each port's nodePort
+ADDRESS_HTTPROUTE = "httproute"  # the route Accepted by its parent Gateway; the first host, else the Gateway's address
+ADDRESS_ROUTE = "route"  # the Route Admitted by a router: status.ingress[].host
 
 
 @dataclass(frozen=True)
@@ -107,9 +167,12 @@ class EndpointPlan:
     certificates: Tuple[CertificatePlan, ...] = ()
     notes: Tuple[str, ...] = ()
     integrations: Tuple[Dict[str, object], ...] = ()
+    path: Optional[str] = None
+    group: Optional[str] = None
+    parent: Optional[Dict[str, str]] = None  # HTTPRoute: the Gateway it attaches to (namespace, name)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "component": self.component,
             "kind": self.kind,
@@ -124,6 +187,14 @@ class EndpointPlan:
             "notes": list(self.notes),
             "integrations": [dict(integration) for integration in self.integrations],
         }
+        # the fan-out keys only where they are used, so that plans of other endpoints read as before
+        if self.path is not None:
+            out["path"] = self.path
+        if self.group is not None:
+            out["group"] = self.group
+        if self.parent is not None:
+            out["parent"] = dict(self.parent)
+        return out
 
 
 @dataclass(frozen=True)
@@ -176,14 +247,16 @@ class ComponentPlan:
 class RenderedEnvironment:
     """The manifests of one deploy task and the plans to apply them.
 
-    ``objects`` are in apply order: Namespace, Secrets, PersistentVolumeClaims, Services,
-    Ingresses, workloads (Deployments, then bare Pods, in declaration order).
+    ``objects`` are in apply order (``kinds.order``): Namespace, Secrets, PersistentVolumeClaims, Roles,
+    Services, endpoint routing (Ingresses, Gateways, HTTPRoutes or Routes), workloads (Deployments, then
+    bare Pods, in declaration order).
     """
 
     namespace: str
     objects: List[dict] = field(default_factory=list)
     components: Dict[str, ComponentPlan] = field(default_factory=dict)
     public_endpoints: List[EndpointPlan] = field(default_factory=list)
+    platform: Platform = field(default_factory=Platform)
 
     def manifests(self) -> List[dict]:
         """A deep copy of the objects, safe to modify."""
@@ -193,6 +266,7 @@ class RenderedEnvironment:
         """The component and endpoint plans as plain data (for module results and golden files)."""
         return {
             "namespace": self.namespace,
+            "platform": self.platform.to_dict(),
             "components": {key: plan.to_dict() for key, plan in self.components.items()},
             "public_endpoints": [endpoint.to_dict() for endpoint in self.public_endpoints],
         }

@@ -10,20 +10,18 @@ produced a Service; named after the component, ``LoadBalancer`` when ``from_exte
 component without ports, which the API server rejects; it is skipped here (noted in the plan).
 
 Endpoints (``IngressFactory::createObjectsFromEndpoint``), one Service named after the endpoint,
-selecting the component's pods, plus — depending on ``type``, ``ingress`` and ``ssl_certificates``
-(§9.7 matrix, see ``endpoint_shape``) — a ``networking.k8s.io/v1`` Ingress and its
-``kubernetes.io/tls`` Secrets. Ingress: ``ingressClassName`` (+ the legacy annotation unless
-disabled; classes ``gce``/``gce-internal`` get the annotation only, as GKE requires),
-``ingress.kubernetes.io/secure-backends: "true"`` when port 443 is exposed, one rule per
-host with path ``/`` (``pathType: ImplementationSpecific``, the closest to the v1beta1 path-less
-rule), or a default backend when there is no host; backend port 443, else 80, else the first port;
-one TLS entry per certificate Secret with all rule hosts. Endpoint annotations go on the Service
-only. Static IPs are not translated into the deprecated ``spec.loadBalancerIP``: annotations that
-carry one are kept verbatim (noted in the plan).
+selecting the component's pods; an endpoint reached over HTTP (the ``ingress`` shapes of the §9.7 matrix,
+see ``endpoint_shape``) also becomes an ``HttpEntry``, which ``routes`` renders for the platform (an
+Ingress as ContinuousPipe did, an HTTPRoute or a Route), with its ``kubernetes.io/tls`` Secrets. The
+backend port is 443, else 80, else the first port. Endpoint annotations go on the Service only. Static
+IPs are not translated into the deprecated ``spec.loadBalancerIP``: annotations that carry one are kept
+verbatim (noted in the plan); a fan-out group's ``address`` is reserved through the platform's own field
+(``routes``).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -31,13 +29,13 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import m
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate import labels, secrets, validation
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.plans import (
-    ADDRESS_INGRESS,
     ADDRESS_INTERNAL,
     ADDRESS_LOAD_BALANCER,
     ADDRESS_NODE_PORT,
     CertificatePlan,
     Context,
     EndpointPlan,
+    KUBERNETES,
 )
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.variables import endpoint_variables
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.workloads import PodGroup
@@ -51,13 +49,55 @@ ANNOTATION_ONLY_CLASSES = ("gce", "gce-internal")
 
 
 @dataclass
+class HttpEntry:
+    """An endpoint reached over HTTP from outside (an Ingress in ContinuousPipe), before ``routes``
+    renders it for the platform: Ingress, HTTPRoute or Route, alone or in a fan-out group."""
+
+    endpoint: model.Endpoint
+    component: str
+    path: Tuple  # key path of the endpoint, for errors
+    service_type: str
+    hosts: List[str]
+    url_path: str
+    port: model.Port
+    secure_backend: bool
+    tls: List[Tuple[str, Optional[dict]]]  # (Secret name, rendered Secret; None when generated at apply time)
+    generated: List[CertificatePlan]
+    variables: Tuple[str, ...]
+    notes: Tuple[str, ...]
+    integrations: Tuple[Dict[str, object], ...]
+
+    @property
+    def explicit_path(self) -> bool:
+        return self.endpoint.ingress is not None and self.endpoint.ingress.path is not None
+
+    @property
+    def group(self) -> Optional[str]:
+        return self.endpoint.ingress.group if self.endpoint.ingress is not None else None
+
+    @property
+    def address(self) -> Optional[str]:
+        return self.endpoint.ingress.address if self.endpoint.ingress is not None else None
+
+    @property
+    def class_name(self) -> Optional[str]:
+        return self.endpoint.ingress.class_name if self.endpoint.ingress is not None else None
+
+
+@dataclass
 class Rendered:
-    """Objects and plans rendered for one endpoint (or the default Service)."""
+    """Objects and plans rendered for one endpoint (or the default Service).
+
+    ``endpoints`` holds the plans of endpoints whose address is a Service's; ``http`` the endpoints
+    reached over HTTP, rendered by ``routes`` for the platform; ``slots`` both in definition order
+    (a plan, or the name of an HTTP endpoint whose plan ``routes`` makes).
+    """
 
     secrets: List[dict] = field(default_factory=list)
     services: List[dict] = field(default_factory=list)
-    ingresses: List[dict] = field(default_factory=list)
+    http: List[HttpEntry] = field(default_factory=list)
     endpoints: List[EndpointPlan] = field(default_factory=list)
+    slots: List[object] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
 
 
@@ -168,10 +208,12 @@ def default_service(ctx: Context, group: PodGroup, ports: List[model.Port], has_
     }
     out.services.append(obj)
     if service_type == LOAD_BALANCER:
-        out.endpoints.append(EndpointPlan(
+        plan = EndpointPlan(
             name=host.identifier, component=host.identifier, kind="Service", object_name=host.identifier,
             address=ADDRESS_LOAD_BALANCER, service_type=service_type, ports=_plan_ports(ports),
-            variables=endpoint_variables(host.identifier)))
+            variables=endpoint_variables(host.identifier))
+        out.endpoints.append(plan)
+        out.slots.append(plan)
     return out
 
 
@@ -217,9 +259,12 @@ def render_endpoint(ctx: Context, group: PodGroup, endpoint: model.Endpoint, ind
         raise DefinitionError("The component should expose at least one port", path,
                               expected="ports in the specification of a service with endpoints")
     shape = endpoint_shape(endpoint)
+    if shape.ingress and ctx.options.platform.name != KUBERNETES:
+        # NodePort was for GCE's Ingress controller; HTTPRoutes and Routes reach a ClusterIP Service
+        shape = Shape(CLUSTER_IP, ingress=True)
     out = Rendered()
     hosts = _hosts(endpoint, path)
-    certificates, generated = _certificates(ctx, identifier, endpoint, path, shape, hosts, out)
+    tls, generated = _certificates(ctx, identifier, endpoint, path, shape, hosts, out)
 
     cp_labels = labels.selector(identifier)
     if shape.ingress:
@@ -239,26 +284,48 @@ def render_endpoint(ctx: Context, group: PodGroup, endpoint: model.Endpoint, ind
     integrations = vendor_integrations(endpoint, hosts)
 
     if shape.ingress:
-        port = backend_port(ports)
-        out.ingresses.append(_ingress(ctx, identifier, endpoint, shape, hosts, certificates, ports, port, path))
-        protocol = next(p.protocol for p in ports if p.port == port)
-        out.endpoints.append(EndpointPlan(
-            name=endpoint.name, component=identifier, kind="Ingress", object_name=endpoint.name,
-            address=ADDRESS_INGRESS, service_type=shape.service_type,
-            ports=({"port": port, "protocol": protocol},), hosts=tuple(hosts), variables=variables,
-            certificates=tuple(generated), notes=notes, integrations=integrations))
+        number = backend_port(ports)
+        out.http.append(HttpEntry(
+            endpoint=endpoint, component=identifier, path=path, service_type=shape.service_type, hosts=hosts,
+            url_path=_url_path(endpoint, path), port=next(p for p in ports if p.port == number),
+            secure_backend=any(p.port == 443 for p in ports), tls=tls, generated=generated, variables=variables,
+            notes=notes, integrations=integrations))
+        out.slots.append(endpoint.name)
     else:
         if shape.internal:
             address, internal = ADDRESS_INTERNAL, "%s.%s.svc.cluster.local" % (endpoint.name, ctx.namespace)
         else:
             address = ADDRESS_LOAD_BALANCER if shape.service_type == LOAD_BALANCER else ADDRESS_NODE_PORT
             internal = None
-        out.endpoints.append(EndpointPlan(
+        plan = EndpointPlan(
             name=endpoint.name, component=identifier, kind="Service", object_name=endpoint.name,
             address=address, service_type=shape.service_type, ports=_plan_ports(ports),
-            internal_address=internal, variables=variables, notes=notes, integrations=integrations))
+            internal_address=internal, variables=variables, notes=notes, integrations=integrations)
+        out.endpoints.append(plan)
+        out.slots.append(plan)
+        if endpoint.ingress is not None and (endpoint.ingress.group or endpoint.ingress.address or endpoint.ingress.path):
+            out.notes.append("endpoint %r is not reached over HTTP (type %s): its ingress path, group and address "
+                             "are not used" % (endpoint.name, endpoint.type))
     out.notes.extend(notes)
     return out
+
+
+_URL_PATH = re.compile(r"^/(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})*$")
+
+
+def _url_path(endpoint: model.Endpoint, path) -> str:
+    """The path prefix of an endpoint (``ingress.path``, default ``/``), valid for Ingress, HTTPRoute and Route."""
+    value = endpoint.ingress.path if endpoint.ingress is not None else None
+    if value is None:
+        return "/"
+    where = path + ("ingress", "path")
+    lowered = str(value).lower()
+    if not isinstance(value, str) or not _URL_PATH.match(value) or len(value) > 1024 or "//" in value \
+            or "/./" in value or "/../" in value or "%2f" in lowered or value.endswith(("/.", "/..")):
+        raise DefinitionError("ingress path %r is not a valid URL path prefix" % (value,), where,
+                              expected="an absolute path such as /api (letters, digits and -._~!$&'()*+,;=:@/, "
+                                       "no '//', '/./' or '/../')")
+    return value
 
 
 def _hosts(endpoint: model.Endpoint, path) -> List[str]:
@@ -274,13 +341,14 @@ def _hosts(endpoint: model.Endpoint, path) -> List[str]:
 
 
 def _certificates(ctx: Context, identifier: str, endpoint: model.Endpoint, path, shape: Shape,
-                  hosts: List[str], out: Rendered) -> Tuple[List[str], List[CertificatePlan]]:
-    """TLS Secrets of an endpoint that has an Ingress; returns (secret names, generated plans).
+                  hosts: List[str], out: Rendered) -> Tuple[List[Tuple[str, Optional[dict]]], List[CertificatePlan]]:
+    """TLS certificates of an endpoint reached over HTTP; returns ((Secret name, Secret or None), …) and
+    the certificates to generate. ``routes`` decides which of the Secrets the platform needs.
 
     ``automatic`` certificates follow ``GenerateWhileCreatingDeploymentRequest``: the endpoint needs
     an ingress with exactly one host; the Secret ``<endpoint>-automatic`` is generated at apply time.
     """
-    names: List[str] = []
+    names: List[Tuple[str, Optional[dict]]] = []
     generated: List[CertificatePlan] = []
     for index, certificate in enumerate(endpoint.ssl_certificates):
         cert_path = path + ("ssl_certificates", index)
@@ -301,47 +369,10 @@ def _certificates(ctx: Context, identifier: str, endpoint: model.Endpoint, path,
             name = secrets.automatic_secret_name(endpoint)
             validation.dns_subdomain(name, cert_path, "TLS secret name")
             generated.append(CertificatePlan(secret_name=name, host=hosts[0]))
-            out.notes.append("TLS certificate %r of endpoint %r is generated at apply time into Secret %r" % (
-                certificate.name, endpoint.name, name))
+            secret = None
         else:
             secret = secrets.tls_secret(ctx, identifier, endpoint, certificate, cert_path)
             name = secret["metadata"]["name"]
-            out.secrets.append(secret)
-        if name not in names:
-            names.append(name)
+        if name not in [known for known, _secret in names]:
+            names.append((name, secret))
     return names, generated
-
-
-def _ingress(ctx: Context, identifier: str, endpoint: model.Endpoint, shape: Shape, hosts: List[str],
-             certificates: List[str], ports: List[model.Port], port: int, path) -> dict:
-    """The ``networking.k8s.io/v1`` Ingress of an endpoint (``IngressFactory::createIngress``)."""
-    class_name: Optional[str] = endpoint.ingress.class_name if endpoint.ingress is not None else None
-    annotations = {}
-    annotation_only = class_name in ANNOTATION_ONLY_CLASSES
-    if class_name:
-        validation.dns_subdomain(class_name, path + ("ingress", "class"), "ingress class")
-        if ctx.options.ingress_class_annotation or annotation_only:
-            annotations[labels.INGRESS_CLASS] = class_name
-    if any(p.port == 443 for p in ports):
-        annotations[labels.SECURE_BACKENDS] = "true"
-    backend = {"service": {"name": endpoint.name, "port": {"number": port}}}
-    spec: dict = {}
-    if class_name and not annotation_only:
-        spec["ingressClassName"] = class_name
-    if hosts:
-        spec["rules"] = [{"host": host, "http": {"paths": [
-            {"path": "/", "pathType": "ImplementationSpecific", "backend": backend}]}} for host in hosts]
-    else:
-        spec["defaultBackend"] = backend
-    if certificates:
-        spec["tls"] = [dict({"secretName": name}, **({"hosts": list(hosts)} if hosts else {}))
-                       for name in certificates]
-    cp_labels = labels.selector(identifier)
-    cp_labels[labels.SERVICE_TYPE] = shape.service_type
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": labels.metadata(
-            ctx, endpoint.name, labels.of_service(ctx, identifier, labels.ROLE_ENDPOINT, cp_labels), annotations),
-        "spec": spec,
-    }

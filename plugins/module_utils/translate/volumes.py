@@ -64,6 +64,20 @@ def pod_volume(volume: model.Volume, path) -> dict:
                           expected="one of " + ", ".join(TYPES))
 
 
+# What the restricted-v2 SecurityContextConstraints of OpenShift (and the "restricted" Pod Security
+# Standard) let a pod mount: no host paths, and no NFS mounts of the pod's own.
+RESTRICTED_FORBIDDEN = (HOST_PATH, NFS)
+
+
+def check_restricted(volume: model.Volume, path) -> None:
+    """A volume a restricted pod (OpenShift's restricted-v2) cannot mount is an error naming its key."""
+    if volume.type in RESTRICTED_FORBIDDEN:
+        raise DefinitionError(
+            "volume %r is of type %s, which pods under OpenShift's restricted-v2 security context constraints "
+            "cannot mount" % (volume.name, volume.type), path + ("type",),
+            expected="persistent or emptyDirectory volumes (a PersistentVolume can hold the NFS export)")
+
+
 def pod_volumes(ctx: Context, members: List[model.Service]) -> List[dict]:
     """The volumes of a pod: every member's volumes, in order; one entry per name.
 
@@ -75,6 +89,8 @@ def pod_volumes(ctx: Context, members: List[model.Service]) -> List[dict]:
         for index, volume in enumerate(service.volumes):
             path = _volume_path(ctx, service, index)
             entry = pod_volume(volume, path)
+            if ctx.options.platform.restricted_pods:
+                check_restricted(volume, path)
             if volume.name in seen:
                 if seen[volume.name][0] != entry:
                     raise DefinitionError(

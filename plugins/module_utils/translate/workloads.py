@@ -12,6 +12,10 @@
 * Container fields as in ``PodTransformer::createContainer``: image, ``imagePullPolicy: Always``,
   command, env, ports, volumeMounts, resources (unset values omitted), probes, and
   ``securityContext.privileged`` only when set.
+* On OpenShift (``Platform.restricted_pods``) pods run under the restricted-v2 security context
+  constraints: the pod ``runAsNonRoot`` with the ``RuntimeDefault`` seccomp profile, each container
+  without privilege escalation and with every capability dropped, no user id (the namespace's range
+  assigns an arbitrary one); ``privileged: true`` is an error naming its key.
 
 Multi-container pods (an extension of this collection): a service whose ``pod`` names another
 service is an extra container of that service's pod (container name = its identifier). It has no
@@ -228,9 +232,27 @@ def container(ctx: Context, service: model.Service, env: List[dict], mounts: Lis
         out["readinessProbe"] = probe(ctx, service, service.strategy.readiness_probe, "readiness_probe")
     if service.strategy.liveness_probe is not None:
         out["livenessProbe"] = probe(ctx, service, service.strategy.liveness_probe, "liveness_probe")
-    if service.privileged is not None:
+    if ctx.options.platform.restricted_pods:
+        if service.privileged:
+            raise DefinitionError(
+                "service %r asks for a privileged container, which pods under OpenShift's restricted-v2 security "
+                "context constraints cannot run" % service.name,
+                ctx.service_path(service) + ("specification", "runtime_policy", "privileged"),
+                expected="privileged: false (or a cluster whose administrators grant a privileged SCC)")
+        out["securityContext"] = restricted_container_security()
+    elif service.privileged is not None:
         out["securityContext"] = {"privileged": bool(service.privileged)}
     return out
+
+
+def restricted_container_security() -> dict:
+    """A container securityContext that OpenShift's restricted-v2 SCC admits (arbitrary UID)."""
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def restricted_pod_security() -> dict:
+    """A pod securityContext that OpenShift's restricted-v2 SCC admits: no user id of its own."""
+    return {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -242,12 +264,14 @@ def rolling_update(has_volumes: bool) -> dict:
     return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1 if has_volumes else 0}}
 
 
-def pod_spec(group: PodGroup, containers: List[dict], volumes: List[dict]) -> dict:
+def pod_spec(group: PodGroup, containers: List[dict], volumes: List[dict], restricted: bool = False) -> dict:
     spec = {
         "restartPolicy": "Always" if group.host.scalable else "Never",
         "dnsPolicy": "ClusterFirst",
-        "containers": containers,
     }
+    if restricted:
+        spec["securityContext"] = restricted_pod_security()
+    spec["containers"] = containers
     if volumes:
         spec["volumes"] = volumes
     return spec

@@ -129,6 +129,30 @@ def test_ingress_hosts(project, ingress, branch, host):
     assert deploy.service("web").endpoints[0].ingress.hosts == (host,)
 
 
+def test_fan_out_keys_of_an_ingress(project):
+    """path, group and address: the fan-out extension of this collection (docs/concepts.md)."""
+    deploy = _services(project, """
+web:
+  specification: {source: {image: a}}
+  endpoints:
+    - {name: w, ingress: {class: gce, host_suffix: -shop.example.com, group: shop, address: shop-ip}}
+api:
+  specification: {source: {image: b}}
+  endpoints:
+    - {name: a, ingress: {class: gce, host_suffix: -shop.example.com, group: shop, path: /api}}
+""", branch="feature/Cart")
+    assert deploy.service("web").endpoints[0].ingress == model.Ingress(
+        "gce", ("feature-cart-shop.example.com",), None, "shop", "shop-ip")
+    assert deploy.service("api").endpoints[0].ingress == model.Ingress(
+        "gce", ("feature-cart-shop.example.com",), "/api", "shop", None)
+
+
+def test_an_unknown_ingress_key_is_still_refused(project):
+    error = _error(project, "web: {specification: {source: {image: a}}, endpoints: [{name: w, ingress: "
+                            "{host: a.example.com, paht: /api}}]}")
+    assert 'Unrecognized option "paht"' in str(error) and "path" in str(error)
+
+
 @pytest.mark.parametrize("ingress, fragment", [
     ("{class: nginx}", "The ingress needs a host_suffix or a host expression"),
     ("{host_suffix: -%s.example.com}" % ("x" * 50), "The ingress host_suffix cannot be more than 53 characters long"),

@@ -132,8 +132,8 @@ def _imports(path):
 @pytest.mark.parametrize("filename", sorted(f for f in os.listdir(TRANSLATE_DIR) if f.endswith(".py")))
 def test_translate_is_pure_stdlib(filename):
     """No Kubernetes client, no YAML, no I/O modules: stdlib and this collection's module_utils only."""
-    allowed_stdlib = {"__future__", "base64", "binascii", "copy", "dataclasses", "hashlib", "hmac", "json", "re",
-                      "typing"}
+    allowed_stdlib = {"__future__", "base64", "binascii", "collections", "copy", "dataclasses", "hashlib", "hmac",
+                      "ipaddress", "json", "re", "typing"}
     for module in _imports(os.path.join(TRANSLATE_DIR, filename)):
         if module.startswith("ansible_collections.continuouspipe.kubernetes.plugins.module_utils"):
             assert ".cluster" not in module and "manifests" not in module, module

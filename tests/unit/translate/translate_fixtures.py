@@ -22,7 +22,11 @@ import typing
 import yaml
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import TranslateOptions
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
+    GatewayRef,
+    Platform,
+    TranslateOptions,
+)
 
 GOLDEN_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "golden"))
 FLOW = "00000000-0000-0000-0000-000000000000"
@@ -76,10 +80,20 @@ def task(data) -> model.DeployTask:
 CHECKSUM_KEY = b"unit-tests-pod-checksum-key-0032"
 
 
+def platform(data=None) -> Platform:
+    """A Platform from plain data: ``{name: gateway, gateway: {name, namespace, section_name, class_name}}``."""
+    data = dict(data or {})
+    if data.get("gateway") is not None:
+        data["gateway"] = GatewayRef(**data["gateway"])
+    return Platform(**data)
+
+
 def options(data=None) -> TranslateOptions:
     """TranslateOptions of a test; the pod checksums use a fixed test key unless one is given."""
     data = dict(data or {})
     data.setdefault("checksum_key", CHECKSUM_KEY)
+    if isinstance(data.get("platform"), dict):
+        data["platform"] = platform(data["platform"])
     return TranslateOptions(**data)
 
 
