@@ -15,15 +15,17 @@ import dataclasses
 import time
 from typing import Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, kinds, model
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import (
     checksum_key,
     connection,
     engine,
     lock,
     ownership,
+    projects,
     release as releases,
 )
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import platform as platforms
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.options import check_ranges
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.engine import (  # noqa: F401
@@ -60,6 +62,7 @@ DEPLOY_OPTIONS = dict(
 ARGSPEC = dict(SOURCE_ARGSPEC)
 ARGSPEC.update(connection.CONNECTION_ARGSPEC)
 ARGSPEC.update(DEPLOY_OPTIONS)
+ARGSPEC.update(platforms.PLATFORM_ARGSPEC)
 
 ROLLBACK_ARGSPEC = dict(connection.CONNECTION_ARGSPEC)
 ROLLBACK_ARGSPEC.update(
@@ -149,11 +152,25 @@ def deploy_options(params: dict, task: str, check_mode: bool, diff: bool) -> Dep
 
 
 def _namespace_manifest(environment, task: str, project: str) -> Optional[dict]:
-    """The stamped Namespace of a rendered environment (what a missing namespace is created as)."""
+    """The stamped anchor of a rendered environment: the Namespace a missing namespace is created as, or
+    the record of an OpenShift project (``cluster/projects.py``)."""
     for obj in environment.objects:
-        if obj.get("kind") == "Namespace":
-            return planning.stamp(obj, task, None, project, ownership.CREATED)
+        if kinds.is_anchor(obj):
+            namespace = (obj.get("metadata") or {}).get("namespace")
+            return planning.stamp(obj, task, namespace, project, ownership.CREATED)
     return None
+
+
+def claim(cluster, namespace: str, environment, task: str, project: str, operation: str, take_over: bool,
+          check_mode: bool) -> ownership.NamespaceVerdict:
+    """Claim the environment: create its Namespace when missing (``lock.claim_namespace``), or, on OpenShift,
+    request its Project and write its record (``projects.claim``)."""
+    anchor = _namespace_manifest(environment, task, project)
+    if anchor is not None and anchor.get("kind") != "Namespace":
+        return projects.claim(cluster, namespace, anchor, project, operation, take_over=take_over,
+                              check_mode=check_mode)
+    return lock.claim_namespace(cluster, namespace, anchor, project, operation, take_over=take_over,
+                                check_mode=check_mode)
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None,
@@ -183,13 +200,19 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     deploy_variables = {key: "" if value is None else str(value)
                         for key, value in (params.get("deploy_variables") or {}).items()}
 
+    chosen = {}
+
     def translate(addresses=None, key=None):
         return translate_environment(task, release, TranslateOptions(
             namespace=namespace, deploy_variables=dict(deploy_variables), public_endpoints=dict(addresses or {}),
-            checksum_key=key or checksum_key.new_key()))
+            checksum_key=key or checksum_key.new_key(), platform=chosen["platform"]))
 
-    # A first translation before connecting: a bad definition fails before any request is sent.
-    first = translate()
+    first = None
+    requested = platforms.requested(params)[0]
+    if requested != platforms.AUTO:
+        # A first translation before connecting: a bad definition fails before any request is sent.
+        chosen["platform"], chosen["reason"] = platforms.without_cluster(params)
+        first = translate()
     timings["translate"] = round(time.monotonic() - start, 3)
 
     options = deploy_options(params, task.identifier, check_mode, diff)
@@ -202,9 +225,17 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     cluster = cluster or connection.connect(params)
     try:
         start = time.monotonic()
-        verdict = lock.claim_namespace(cluster, namespace, _namespace_manifest(first, task.identifier, options.project),
-                                       options.project, "deploy", take_over=options.take_over, check_mode=check_mode)
+        # the cluster's platform (discovery when it is not given), then a translation for it: still
+        # before any write
+        chosen["platform"], chosen["reason"] = platforms.choose(cluster, params)
+        if first is None:
+            first = translate()
+        timings["translate"] = round(timings["translate"] + time.monotonic() - start, 3)
+        start = time.monotonic()
+        verdict = claim(cluster, namespace, first, task.identifier, options.project, "deploy", options.take_over,
+                        check_mode)
         options.namespace_created = verdict.created
+        claimed = [verdict.warning] if verdict.warning and verdict.state == "ours" else []
         timings["claim"] = round(time.monotonic() - start, 3)
 
         def attempt(held, probe):
@@ -222,12 +253,15 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
                                  check_mode, attempt)
         except DeployError as error:
             error.result.task = task.identifier
+            error.result.platform = platforms.describe(chosen["platform"], chosen["reason"])
+            error.result.warnings[:0] = claimed
             raise
     finally:
         if own:
             cluster.close()
     result.task = task.identifier
-    result.warnings[:0] = list(project.warnings)
+    result.platform = platforms.describe(chosen["platform"], chosen["reason"])
+    result.warnings[:0] = list(project.warnings) + claimed
     return result
 
 
@@ -310,6 +344,10 @@ def _recorded_project(cluster, namespace: str, task: str) -> str:
     if live is None:
         raise ClusterError("namespace %s does not exist" % namespace, status=404)
     owner = ownership.owner_of(live)
+    if not owner.project:
+        # an OpenShift project: its record says whose environment it is
+        record = projects.live_record(cluster, namespace)
+        owner = ownership.owner_of(record) if record is not None and ownership.owner_of(record).project else owner
     if owner.project:
         return owner.project
     if owner.legacy:

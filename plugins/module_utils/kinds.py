@@ -47,6 +47,9 @@ class Kind:
     address: Optional[str] = None
     listed: bool = False
     namespaced: bool = True
+    # the platforms on which a deploy lists it when it renders none (an object of another platform's
+    # is pruned through the kinds of the task's current release instead); () on every platform
+    platforms: Tuple[str, ...] = ()
 
     @property
     def group(self) -> str:
@@ -59,14 +62,18 @@ KINDS: Tuple[Kind, ...] = (
     Kind("ConfigMap", "v1", 1, SUPPORT_PHASE, 3),
     Kind("Secret", "v1", 1, SUPPORT_PHASE, 3, listed=True),
     Kind("PersistentVolumeClaim", "v1", 1, SUPPORT_PHASE, 4, listed=True),
-    Kind("Role", "rbac.authorization.k8s.io/v1", 2, SUPPORT_PHASE, 3),
-    Kind("RoleBinding", "rbac.authorization.k8s.io/v1", 2, SUPPORT_PHASE, 2),
+    Kind("Role", "rbac.authorization.k8s.io/v1", 2, SUPPORT_PHASE, 3, listed=True, platforms=("openshift",)),
+    Kind("RoleBinding", "rbac.authorization.k8s.io/v1", 2, SUPPORT_PHASE, 2, listed=True, platforms=("openshift",)),
     Kind("NetworkPolicy", "networking.k8s.io/v1", 2, SUPPORT_PHASE, 2),
     Kind("Service", "v1", 3, SUPPORT_PHASE, 2, address="service", listed=True),
-    Kind("Gateway", "gateway.networking.k8s.io/v1", 4, ENDPOINT_PHASE, 2, address="gateway", listed=True),
-    Kind("Ingress", "networking.k8s.io/v1", 4, ENDPOINT_PHASE, 1, address="ingress", listed=True),
-    Kind("HTTPRoute", "gateway.networking.k8s.io/v1", 4, ENDPOINT_PHASE, 1, address="httproute", listed=True),
-    Kind("Route", "route.openshift.io/v1", 4, ENDPOINT_PHASE, 1, address="route", listed=True),
+    Kind("Gateway", "gateway.networking.k8s.io/v1", 4, ENDPOINT_PHASE, 2, address="gateway", listed=True,
+         platforms=("gateway",)),
+    Kind("Ingress", "networking.k8s.io/v1", 4, ENDPOINT_PHASE, 1, address="ingress", listed=True,
+         platforms=("kubernetes",)),
+    Kind("HTTPRoute", "gateway.networking.k8s.io/v1", 4, ENDPOINT_PHASE, 1, address="httproute", listed=True,
+         platforms=("gateway",)),
+    Kind("Route", "route.openshift.io/v1", 4, ENDPOINT_PHASE, 1, address="route", listed=True,
+         platforms=("openshift",)),
     Kind("Deployment", "apps/v1", 5, WORKLOAD_PHASE, 0, readiness=ROLLOUT, listed=True),
     Kind("StatefulSet", "apps/v1", 5, WORKLOAD_PHASE, 0),
     Kind("DaemonSet", "apps/v1", 5, WORKLOAD_PHASE, 0),
@@ -76,6 +83,10 @@ KINDS: Tuple[Kind, ...] = (
 UNKNOWN = Kind("", "", 4, OTHER_PHASE, 2)
 
 _BY_KIND: Dict[str, Kind] = {entry.kind: entry for entry in KINDS}
+
+# The object that records who an environment belongs to (its *anchor*): the Namespace itself, or, where the
+# deployer may not label namespaces (an OpenShift project), this ConfigMap in it.
+ENVIRONMENT_RECORD = "continuouspipe-environment"
 
 # What a Service's labels say about it (ContinuousPipe's labels, docs/behaviour.md §10.4).
 INTERNAL_ENDPOINT_LABEL = "internal-endpoint"
@@ -108,9 +119,11 @@ def workload_kinds() -> Tuple[str, ...]:
     return tuple(entry.kind for entry in KINDS if entry.readiness)
 
 
-def listed_kinds() -> Tuple[Tuple[str, str], ...]:
-    """(apiVersion, kind) of every kind a deploy lists to prune (whether it renders any or not)."""
-    return tuple((entry.api_version, entry.kind) for entry in KINDS if entry.listed)
+def listed_kinds(platform: Optional[str] = "kubernetes") -> Tuple[Tuple[str, str], ...]:
+    """(apiVersion, kind) of every kind a deploy to ``platform`` lists to prune, whether it renders any
+    or not (``None``: on any platform)."""
+    return tuple((entry.api_version, entry.kind) for entry in KINDS
+                 if entry.listed and (platform is None or not entry.platforms or platform in entry.platforms))
 
 
 def endpoint_kinds() -> Tuple[str, ...]:
@@ -135,12 +148,24 @@ def is_public_endpoint(obj: dict) -> bool:
     return of(kind).phase == ENDPOINT_PHASE and known(kind)
 
 
+def is_anchor(obj: Optional[dict]) -> bool:
+    """The Namespace, or the environment record that stands for it (shared by every task of the
+    environment: no task label, never pruned, never deleted by a rollback)."""
+    kind = (obj or {}).get("kind")
+    return kind == "Namespace" or (kind == "ConfigMap" and ((obj or {}).get("metadata") or {}).get("name")
+                                   == ENVIRONMENT_RECORD)
+
+
+def is_anchor_key(kind: str, name: str) -> bool:
+    return kind == "Namespace" or (kind == "ConfigMap" and name == ENVIRONMENT_RECORD)
+
+
 def phase_of(obj: dict, endpoint_keys=()) -> int:
     """The deploy phase of an object; ``endpoint_keys`` are (kind, name) of objects a plan names as
     public endpoints (their Services included)."""
     kind = obj.get("kind")
     key = (kind or "", (obj.get("metadata") or {}).get("name") or "")
-    if kind == "Namespace":
+    if is_anchor(obj):
         return NAMESPACE_PHASE
     if key in endpoint_keys or is_public_endpoint(obj):
         return ENDPOINT_PHASE

@@ -386,6 +386,14 @@ def port_identifier(service_name: str, port: Union[int, str]) -> str:
     return service_name[: PORT_IDENTIFIER_MAX_LENGTH - len(crc)] + crc
 
 
+CLUSTER_DOMAIN = "svc.cluster.local"
+
+
+def service_dns_name(service: str, namespace: str) -> str:
+    """The in-cluster DNS name of a Service: ``<service>.<namespace>.svc.cluster.local``."""
+    return "%s.%s.%s" % (service, namespace, CLUSTER_DOMAIN)
+
+
 def task_slug(task_id: str) -> str:
     """A task identifier usable inside a DNS-1123 subdomain (hash-suffixed when it had to change)."""
     slug = re.sub(r"[^a-z0-9.-]+", "-", task_id.lower())

@@ -53,6 +53,7 @@ author:
 extends_documentation_fragment:
   - continuouspipe.kubernetes.source
   - continuouspipe.kubernetes.connection
+  - continuouspipe.kubernetes.platform
 options:
   task:
     description:
@@ -235,6 +236,24 @@ EXAMPLES = r"""
     task: application
   check_mode: true
   diff: true
+
+- name: Endpoints as Gateway API HTTPRoutes on the platform team's shared Gateway
+  continuouspipe.kubernetes.deploy:
+    source_dir: app
+    branch: main
+    task: application
+    platform: gateway
+    gateway:
+      name: shared
+      namespace: gateway-system
+      section_name: https
+
+- name: On OpenShift (detected), Route certificates copied inline for a cluster without externalCertificate
+  continuouspipe.kubernetes.deploy:
+    source_dir: app
+    branch: main
+    task: application
+    route_certificates: inline
 """
 
 RETURN = r"""
@@ -252,6 +271,27 @@ namespace:
   returned: always
   type: str
   sample: 8b9f4e5c-2b5e-5c5d-9a1e-0a7b1e2d4c11-feature-login
+platform:
+  description:
+    - The platform the endpoints were rendered for (O(platform)) and why it was chosen.
+  returned: always
+  type: dict
+  sample: {"name": "openshift", "route_certificates": "secret", "chosen": "detected: the cluster serves route.openshift.io/v1"}
+  contains:
+    name:
+      description: V(kubernetes), V(gateway) or V(openshift).
+      type: str
+    chosen:
+      description: V(option), or what the detection found.
+      type: str
+    gateway:
+      description: The Gateway HTTPRoutes attach to (V(gateway) platform).
+      type: dict
+      returned: when the platform is V(gateway)
+    route_certificates:
+      description: How Routes get their certificates (V(openshift) platform).
+      type: str
+      returned: when the platform is V(openshift)
 release:
   description: Number of the release recorded by this deploy, or of the current release when nothing
     changed (null when the task has no release yet).

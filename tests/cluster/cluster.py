@@ -726,8 +726,29 @@ class Cluster:
             return True
 
         self._wait("CRDs Established", established, deadline, comps=["kube-apiserver"])
+        self._aggregate_to_admin()
         if "gateway" in self.apis:
             self._shared_gateway(deadline)
+
+    def _aggregate_to_admin(self) -> None:
+        """The platform's kinds in the admin and edit ClusterRoles (aggregation labels), as OpenShift's
+        bootstrap policy has them for Routes: a project's admin manages its routes."""
+        rules = []
+        if "openshift" in self.apis:
+            rules += [{"apiGroups": ["route.openshift.io"], "resources": ["routes"],
+                       "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]},
+                      {"apiGroups": ["route.openshift.io"], "resources": ["routes/custom-host"], "verbs": ["create"]},
+                      {"apiGroups": ["route.openshift.io"], "resources": ["routes/status"], "verbs": ["get"]}]
+        if "gateway" in self.apis:
+            rules += [{"apiGroups": ["gateway.networking.k8s.io"],
+                       "resources": ["httproutes", "gateways", "referencegrants", "listenersets"],
+                       "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
+        self._create("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "platform-apis-aggregate-to-admin",
+                         "labels": {"rbac.authorization.k8s.io/aggregate-to-admin": "true",
+                                    "rbac.authorization.k8s.io/aggregate-to-edit": "true"}},
+            "rules": rules})
 
     def _shared_gateway(self, deadline: float) -> None:
         """GatewayClass ``standard`` and the Gateway ``gateway-system/shared`` (HTTP and HTTPS listeners open

@@ -42,6 +42,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import kinds
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import endpoints as endpoints_mod
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
@@ -131,10 +132,12 @@ class DeployResult:
     workloads: List[dict] = field(default_factory=list)
     diff: List[dict] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+    platform: Optional[dict] = None
 
     def to_dict(self, diff: bool = False) -> dict:
         out = {
             "changed": self.changed, "task": self.task, "namespace": self.namespace, "release": self.release,
+            "platform": self.platform,
             "services": self.services, "objects": self.objects, "endpoints": self.endpoints,
             "variables": self.variables, "rolled_back": self.rolled_back, "timings": self.timings,
             "workloads": self.workloads, "warnings": list(self.warnings),
@@ -256,22 +259,11 @@ def _yaml(obj) -> str:
 
 
 def phase_of(obj: dict, endpoint_keys) -> int:
-    kind = obj.get("kind")
-    if kind == "Namespace":
-        return 0
-    if kind in ("Secret", "PersistentVolumeClaim", "ConfigMap", "ServiceAccount", "Role", "RoleBinding",
-                "NetworkPolicy"):
-        return 1
-    if planning.key_of(obj) in endpoint_keys or endpoints_mod.is_public_endpoint_object(obj):
-        return 2
-    if kind == "Service":
-        # Internal Services depend on nothing and must exist before the pods (the kubelet injects the
-        # <NAME>_SERVICE_HOST variables of the Services that exist when a pod starts): they go with
-        # the Secrets, one request round earlier than the public endpoints' addresses allow for.
-        return 1
-    if kind in ("Deployment", "Pod", "StatefulSet", "DaemonSet", "Job"):
-        return 4
-    return 3
+    """The deploy phase of an object (``kinds.phase_of``). Internal Services depend on nothing and must
+    exist before the pods (the kubelet injects the <NAME>_SERVICE_HOST variables of the Services that
+    exist when a pod starts): they go with the Secrets, one request round earlier than the public
+    endpoints' addresses allow for."""
+    return kinds.phase_of(obj, endpoint_keys)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -309,6 +301,7 @@ class Engine:
         self.pending: Optional[int] = None  # the number of the release this run recorded as pending
         self.interrupted: List[releases_mod.ReleaseInfo] = []  # pending releases of runs that died
         self.history_changed = False  # a release was recorded (an interrupted one completed, a failure)
+        self.desired_objects: List[dict] = []  # as rendered (before stamping): which anchor the environment has
 
     @contextlib.contextmanager
     def timed(self, name: str):
@@ -475,20 +468,24 @@ class Engine:
         self.namespace = options.namespace or environment.namespace
         self.result.namespace = self.namespace
         self.components = components_from_plans(environment)
+        self.desired_objects = list(environment.objects)
         endpoint_plans = list(getattr(environment, "public_endpoints", None) or [])
         endpoint_keys = endpoints_mod.endpoint_object_keys(endpoint_plans)
         try:
             with self.timed("plan"):
-                kinds = [(obj.get("apiVersion"), obj.get("kind")) for obj in environment.objects]
-                kinds += list(planning.BASE_KINDS)
+                desired_kinds = [(obj.get("apiVersion"), obj.get("kind")) for obj in environment.objects]
+                platform = getattr(getattr(environment, "platform", None), "name", None) or "kubernetes"
+                listed = kinds.listed_kinds(platform)
                 all_pods = any(obj.get("kind") == "Pod" for obj in environment.objects)
-                self.live = planning.read_live(self.cluster, self.namespace, self.task, kinds, all_pods=all_pods)
+                self.live = planning.read_live(self.cluster, self.namespace, self.task, desired_kinds + list(listed),
+                                               all_pods=all_pods, optional=listed)
                 self.namespace_missing = self.live.namespace_object is None
                 self._check_namespace()
                 self.desired = self._stamp_all(environment.objects)
                 self.releases = releases_mod.releases_in(
                     [obj for (kind, _name), obj in self.live.objects.items() if kind == "Secret"], self.task,
                     project=self.project)
+                self._list_recorded_kinds()
                 self.desired += self._stamp_all(self._certificate_objects(endpoint_plans))
                 planned = [self._classify(obj, endpoint_keys) for obj in self.desired]
                 for change in planned:
@@ -539,17 +536,68 @@ class Engine:
             raise self._failure(error, "deploying")
         return self._finish()
 
+    def _list_recorded_kinds(self) -> None:
+        """Kinds of the task's current release that were not listed yet (e.g. the Ingresses of a deploy
+        to another platform): listed too, so that what is no longer rendered is pruned."""
+        current = releases_mod.current_release(None, self.namespace, self.task, self.releases)
+        secret = self.live.get("Secret", current.name) if current is not None else None
+        if secret is None:
+            return
+        listed = set(self.live.listed_kinds)
+        recorded = []
+        for obj in releases_mod.from_secret(secret, with_objects=True).objects:
+            pair = (obj.get("apiVersion"), obj.get("kind"))
+            if pair[1] != "Namespace" and pair not in listed and pair not in recorded:
+                recorded.append(pair)
+        if recorded:
+            more = planning.read_live(self.cluster, self.namespace, self.task, recorded, optional=recorded)
+            self.live.objects.update(more.objects)
+            self.live.listed_kinds.extend(more.listed_kinds)
+
     # -- ownership, lock and the write-ahead record ------------------------------------------------
+
+    def _live_record(self) -> Optional[dict]:
+        """The environment record of the namespace (one GET), None when there is none or it may not be read."""
+        try:
+            record = self.cluster.get(self.cluster.resource("v1", "ConfigMap"), kinds.ENVIRONMENT_RECORD,
+                                      self.namespace)
+        except ClusterError as error:
+            if error.status in (401, 403):
+                return None
+            raise
+        if record is not None:
+            self.live.put(record)
+        return record
+
+    def _anchor(self) -> Optional[dict]:
+        """The live object that records who the environment belongs to: the Namespace, or the environment
+        record standing for it (an OpenShift project, whose Namespace the deployer may not label)."""
+        record = next((obj for obj in self.desired_objects if kinds.is_anchor(obj) and obj.get("kind") != "Namespace"),
+                      None)
+        if record is None or self.live.namespace_object is None:
+            return self.live.namespace_object
+        return self.live.get(record["kind"], record["metadata"]["name"])
 
     def _check_namespace(self) -> None:
         """The namespace must be this project's (or missing, or taken over deliberately)."""
-        self.verdict = ownership.check_namespace(self.live.namespace_object, self.project, self.options.take_over)
+        anchor = self._anchor()
+        try:
+            self.verdict = ownership.check_namespace(anchor, self.project, self.options.take_over)
+        except ownership.OwnershipError:
+            # a namespace the deployer may not label (an OpenShift project) is claimed by its record
+            record = None
+            if anchor is not None and anchor is self.live.namespace_object:
+                record = self._live_record()
+            if record is None:
+                raise
+            self.verdict = ownership.check_namespace(record, self.project, self.options.take_over)
         if self.verdict.warning:
             self.result.warnings.append(self.verdict.warning)
 
     def _created_by_claim(self, change: planning.Change) -> planning.Change:
         """The Namespace created when the environment was claimed: reported created, not applied again."""
-        if not self.options.namespace_created or change.kind != "Namespace" or change.action != planning.UNCHANGED:
+        if not self.options.namespace_created or not kinds.is_anchor_key(change.kind, change.name) \
+                or change.action != planning.UNCHANGED:
             return change
         change.action, change.result = planning.CREATE, change.before
         change.before = None
@@ -824,7 +872,7 @@ class Engine:
                 before = change.result or change.after or change.before
                 restore.append(planning.Change(action, change.kind, change.name, before=before, after=obj))
             elif change.action == planning.CREATE:
-                if change.kind in ("PersistentVolumeClaim", "Namespace"):
+                if change.kind == "PersistentVolumeClaim" or kinds.is_anchor_key(change.kind, change.name):
                     kept.append(change.ref)
                 else:
                     delete.append(planning.Change(planning.DELETE, change.kind, change.name,
@@ -926,6 +974,7 @@ class Engine:
                 if extra:
                     more = planning.read_live(self.cluster, self.namespace, self.task, extra)
                     self.live.objects.update(more.objects)
+
                 # Bare pods run once: a rollback does not start the release's pods again (nor delete them).
                 run_once = {planning.key_of(obj) for obj in target.objects if obj.get("kind") == "Pod"}
                 self.desired = self._stamp_all([obj for obj in target.objects if obj.get("kind") != "Pod"])

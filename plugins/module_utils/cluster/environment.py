@@ -24,9 +24,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import kinds, model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import endpoints as endpoint_rules
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import lock as lock_mod
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership, plan, release, rollout
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import (
+    ownership,
+    plan,
+    projects,
+    release,
+    rollout,
+)
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
     ClusterError,
     ContinuousPipeError,
@@ -256,10 +263,12 @@ def ensure_present(cluster, name: str, labels: Dict[str, str], check_mode: bool 
 # state: absent
 
 
-def check_deletable(namespace: dict, force: bool, project: Optional[str] = None) -> str:
+def check_deletable(namespace: dict, force: bool, project: Optional[str] = None, name: Optional[str] = None) -> str:
     """How a teardown may delete this namespace: ``namespace`` (all of it) or ``objects`` (only what
-    ``project`` wrote in a namespace it adopted). Raises OwnershipError; system namespaces never."""
-    name = _meta(namespace).get("name")
+    ``project`` wrote in a namespace it adopted). Raises OwnershipError; system namespaces never.
+
+    ``namespace`` may be the environment's record (an OpenShift project), ``name`` the namespace's."""
+    name = name or _meta(namespace).get("name")
     if name in PROTECTED_NAMESPACES:
         raise ContinuousPipeError("namespace %s is a system namespace; it is never deleted" % name)
     if force:
@@ -297,7 +306,16 @@ def delete(cluster, name: str, force: bool = False, check_mode: bool = False, wa
     live = cluster.get(resource, name)
     if live is None:
         return Outcome(name, "absent", False)
-    scope = check_deletable(live, force, project)
+    project_record = False
+    try:
+        scope = check_deletable(live, force, project)
+    except ownership.OwnershipError:
+        # an OpenShift project: its record says whose environment it is, and how it came to be
+        record = projects.live_record(cluster, name)
+        if record is None or not ownership.owner_of(record).managed:
+            raise
+        scope = check_deletable(record, force, project, name=name)
+        project_record = True
     if is_terminating(live):
         waited = wait_until_gone(cluster, name, wait_timeout) if wait and not check_mode else 0.0
         return Outcome(name, "terminating", False, live, None, waited)
@@ -312,7 +330,10 @@ def delete(cluster, name: str, force: bool = False, check_mode: bool = False, wa
             warnings.append("namespace %s was adopted, not created, by this collection: only the objects project %s "
                             "wrote in it were deleted (%d); the namespace stays" % (name, project, len(deleted)))
             return Outcome(name, "deleted" if deleted else "unchanged", bool(deleted), live, live, 0.0, warnings)
-        action, changed = _delete_namespace(cluster, live, check_mode)
+        if project_record:
+            action, changed = ("deleted", True) if projects.delete_project(cluster, name, check_mode) else ("absent", False)
+        else:
+            action, changed = _delete_namespace(cluster, live, check_mode)
     finally:
         if scope == "objects" or check_mode:
             held.release()
@@ -320,7 +341,7 @@ def delete(cluster, name: str, force: bool = False, check_mode: bool = False, wa
             held.abandon()  # deleted with the namespace
     waited = 0.0
     if wait and not check_mode and action != "absent":
-        waited = wait_until_gone(cluster, name, wait_timeout)
+        waited = wait_until_gone(cluster, name, wait_timeout, invisible_is_gone=project_record)
     return Outcome(name, action, changed, live, None, waited, warnings)
 
 
@@ -351,16 +372,23 @@ def _delete_namespace(cluster, live: dict, check_mode: bool):
     return "deleted", True
 
 
-# Kinds a deploy writes, looked for when only a project's objects are deleted.
-OWNED_KINDS = plan.BASE_KINDS
+# Kinds a deploy writes on any platform, looked for when only a project's objects are deleted.
+OWNED_KINDS = kinds.listed_kinds(None)
 
 
 def delete_owned_objects(cluster, namespace: str, project: Optional[str], check_mode: bool = False) -> List[str]:
-    """Delete what ``project`` wrote in the namespace (proven by managedFields); returns their refs."""
+    """Delete what ``project`` wrote in the namespace (proven by managedFields); returns their refs.
+
+    Kinds of other platforms are skipped when the cluster does not serve them."""
     deleted = []
     selector = "%s=%s" % (MANAGED_BY_LABEL, MANAGER)
     for api_version, kind in OWNED_KINDS:
-        resource = cluster.resource(api_version, kind)
+        try:
+            resource = cluster.resource(api_version, kind)
+        except ClusterError as error:
+            if error.status == 404 and (api_version, kind) not in plan.BASE_KINDS:
+                continue
+            raise
         for item in cluster.list(resource, namespace, label_selector=selector):
             owner = ownership.owner_of(item)
             if not (owner.project == project or (owner.legacy and project is None)) or _owned_by_controller(item):
@@ -371,17 +399,23 @@ def delete_owned_objects(cluster, namespace: str, project: Optional[str], check_
     return deleted
 
 
-def wait_until_gone(cluster, name: str, timeout: float) -> float:
+def wait_until_gone(cluster, name: str, timeout: float, invisible_is_gone: bool = False) -> float:
     """Poll until the namespace no longer exists; returns the seconds waited.
 
     On timeout the error names what keeps it (the namespace controller's conditions: remaining
-    content, finalizers, discovery failures).
+    content, finalizers, discovery failures). ``invisible_is_gone``: a namespace this identity may no
+    longer see (an OpenShift project whose admin RoleBinding went with it) counts as gone.
     """
     resource = _namespace_resource(cluster)
     start = time.monotonic()
     delay = 0.2
     while True:
-        live = cluster.get(resource, name)
+        try:
+            live = cluster.get(resource, name)
+        except ClusterError as error:
+            if not (invisible_is_gone and error.status == 403):
+                raise
+            live = None
         if live is None:
             return round(time.monotonic() - start, 3)
         elapsed = time.monotonic() - start
@@ -552,84 +586,9 @@ def services(cluster, namespace: str) -> List[dict]:
 # describe: endpoints
 
 
-def _lb_addresses(obj: dict) -> List[str]:
-    out = []
-    for entry in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
-        address = entry.get("hostname") or entry.get("ip")
-        if address:
-            out.append(address)
-    return out
-
-
-def _service_endpoint(service: dict, namespace: str) -> dict:
-    meta = _meta(service)
-    spec = service.get("spec") or {}
-    service_type = spec.get("type") or "ClusterIP"
-    ports = []
-    for port in spec.get("ports") or []:
-        entry = {"name": port.get("name"), "port": port.get("port"), "protocol": port.get("protocol", "TCP"),
-                 "target_port": port.get("targetPort")}
-        if port.get("nodePort"):
-            entry["node_port"] = port["nodePort"]
-        ports.append(entry)
-    addresses = _lb_addresses(service) if service_type == "LoadBalancer" else []
-    addresses += list(spec.get("externalIPs") or [])
-    selector = spec.get("selector") or {}
-    return {
-        "name": meta.get("name"),
-        "kind": "Service",
-        "type": service_type,
-        "component": _labels(service).get(SERVICE_LABEL) or selector.get(COMPONENT_LABEL) or _labels(service).get(COMPONENT_LABEL),
-        "task": _labels(service).get(TASK_LABEL),
-        "public": service_type in ("LoadBalancer", "NodePort") or bool(spec.get("externalIPs")),
-        "addresses": addresses,
-        "hosts": [],
-        "internal_address": "%s.%s.svc.cluster.local" % (meta.get("name"), namespace),
-        "cluster_ip": spec.get("clusterIP"),
-        "ports": ports,
-        "ready": bool(addresses) if service_type == "LoadBalancer" else True,
-    }
-
-
-def _ingress_endpoint(ingress: dict) -> dict:
-    meta = _meta(ingress)
-    spec = ingress.get("spec") or {}
-    hosts = []
-    for rule in spec.get("rules") or []:
-        if rule.get("host") and rule["host"] not in hosts:
-            hosts.append(rule["host"])
-    tls_hosts = sorted({host for tls in spec.get("tls") or [] for host in tls.get("hosts") or []})
-    backends = []
-    for rule in spec.get("rules") or []:
-        for path in ((rule.get("http") or {}).get("paths")) or []:
-            service = ((path.get("backend") or {}).get("service")) or {}
-            if service.get("name") and service["name"] not in backends:
-                backends.append(service["name"])
-    addresses = _lb_addresses(ingress)
-    return {
-        "name": meta.get("name"),
-        "kind": "Ingress",
-        "type": "Ingress",
-        "component": _component(ingress),
-        "task": _labels(ingress).get(TASK_LABEL),
-        "public": True,
-        "addresses": addresses,
-        "hosts": hosts,
-        "tls_hosts": tls_hosts,
-        "class": spec.get("ingressClassName") or (meta.get("annotations") or {}).get("kubernetes.io/ingress.class"),
-        "backends": backends,
-        "internal_address": None,
-        "ports": [],
-        "ready": bool(addresses),
-    }
-
-
 def endpoints(cluster, namespace: str) -> List[dict]:
-    """Every Service (internal DNS name, load balancer addresses, node ports) and Ingress (hosts)."""
-    out = [_service_endpoint(item, namespace) for item in cluster.list(cluster.resource("v1", "Service"), namespace)]
-    out += [_ingress_endpoint(item)
-            for item in cluster.list(cluster.resource("networking.k8s.io/v1", "Ingress"), namespace)]
-    return sorted(out, key=lambda entry: (entry["kind"] != "Ingress", entry["name"] or ""))
+    """Every Service and routing object of the environment (``cluster/endpoints.py`` reads them)."""
+    return endpoint_rules.describe(cluster, namespace)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -734,15 +693,15 @@ def drift(cluster, namespace: str, current: Dict[str, dict], namespace_object: O
     ``current`` maps task → release record (with its ``objects``). Live objects are read with one
     LIST per kind. *Extra* objects carry the task's label but are not in its release.
     """
-    kinds = list(plan.BASE_KINDS)
+    wanted = list(plan.BASE_KINDS)
     for record in current.values():
         for obj in _field(record, "objects") or []:
             pair = (obj.get("apiVersion"), obj.get("kind"))
-            if pair[1] != "Namespace" and pair not in kinds:
-                kinds.append(pair)
+            if pair[1] != "Namespace" and pair not in wanted:
+                wanted.append(pair)
     live: Dict[tuple, dict] = {}
     listed = set()
-    for api_version, kind in kinds:
+    for api_version, kind in wanted:
         try:
             resource = cluster.resource(api_version, kind)
         except ClusterError as error:

@@ -37,7 +37,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership, projects
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError, ContinuousPipeError
 
 LEASE_NAME = "continuouspipe-lock"
@@ -354,7 +354,7 @@ def claim_namespace(cluster, namespace: str, namespace_manifest: Optional[dict],
     if live is not None and ((live.get("metadata") or {}).get("deletionTimestamp")):
         raise ClusterError("namespace %s is being deleted; %s again once it is gone" % (namespace, operation),
                            status=409)
-    verdict = ownership.check_namespace(live, project, take_over,
-                                        action="deploy to" if operation == "deploy" else "%s in" % operation)
+    verdict = projects.check_environment(cluster, live, project, take_over,
+                                         action="deploy to" if operation == "deploy" else "%s in" % operation)
     verdict.created = created
     return verdict

@@ -32,6 +32,7 @@ import json
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import kinds
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
 
@@ -237,7 +238,7 @@ def check_objects(changes, project: str, namespace_legacy: bool, take_over: bool
     """
     refused, taken = [], []
     for change in changes:
-        if change.before is None or change.kind == "Namespace" or not change.writes:
+        if change.before is None or kinds.is_anchor_key(change.kind, change.name) or not change.writes:
             continue
         if is_ours(change.before, project, namespace_legacy):
             continue

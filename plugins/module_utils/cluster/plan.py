@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import kinds
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
 
 try:
@@ -62,17 +63,11 @@ UNCHANGED = "unchanged"
 LOCKED = "locked"  # exists and its component is locked: never touched again
 DELETE = "delete"  # pruned
 
-# Apply order (docs/behaviour.md §10.1 plus dependencies): the lower, the earlier.
-KIND_ORDER = {
-    "Namespace": 0, "ServiceAccount": 1, "Secret": 1, "ConfigMap": 1, "PersistentVolumeClaim": 1,
-    "Role": 2, "RoleBinding": 2, "NetworkPolicy": 2, "Service": 3, "Ingress": 4,
-    "Deployment": 5, "StatefulSet": 5, "Pod": 6,
-}
-WORKLOAD_KINDS = ("Deployment", "Pod")
+# Apply order, workloads, kinds listed for pruning: the kind registry (module_utils/kinds.py).
+WORKLOAD_KINDS = kinds.workload_kinds()
 # Kinds listed for pruning even when nothing desired has them (a removed service may have been the
-# only one with an Ingress).
-BASE_KINDS = (("v1", "Secret"), ("v1", "PersistentVolumeClaim"), ("v1", "Service"),
-              ("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("v1", "Pod"))
+# only one with an Ingress), on Kubernetes; ``kinds.listed_kinds(platform)`` on another platform.
+BASE_KINDS = kinds.listed_kinds("kubernetes")
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
@@ -150,8 +145,12 @@ def stamp(obj: dict, task: str, namespace: Optional[str], project: Optional[str]
     labels[MANAGED_BY_LABEL] = MANAGED_BY
     if project:
         labels[PROJECT_LABEL] = project
-    if obj.get("kind") == "Namespace":
-        meta.pop("namespace", None)
+    if kinds.is_anchor(obj):
+        # shared by every task of the environment: no task label
+        if obj.get("kind") == "Namespace":
+            meta.pop("namespace", None)
+        elif namespace:
+            meta["namespace"] = namespace
         if origin:
             meta.setdefault("annotations", {})[ORIGIN_ANNOTATION] = origin
     else:
@@ -163,7 +162,7 @@ def stamp(obj: dict, task: str, namespace: Optional[str], project: Optional[str]
 
 
 def apply_order(obj: dict) -> int:
-    return KIND_ORDER.get(obj.get("kind"), 4)
+    return kinds.order(obj)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -318,22 +317,30 @@ class LiveState:
         return out
 
 
-def read_live(cluster, namespace: str, task: str, kinds: Iterable[Tuple[str, str]], all_pods: bool = False) -> LiveState:
-    """LIST every kind in ``kinds`` in the namespace (one request each).
+def read_live(cluster, namespace: str, task: str, listed: Iterable[Tuple[str, str]], all_pods: bool = False,
+              optional: Iterable[Tuple[str, str]] = ()) -> LiveState:
+    """LIST every kind in ``listed`` in the namespace (one request each).
 
     Pods are listed by the task label unless ``all_pods`` (needed when bare Pods are desired: a pod
-    of that name made by someone else must be seen).
+    of that name made by someone else must be seen). Kinds in ``optional`` that the cluster does not
+    serve are left out (listed to prune them, not because something desired has them).
     """
     state = LiveState(namespace)
     state.namespace_object = cluster.get(cluster.resource("v1", "Namespace"), namespace)
     if state.namespace_object is None:
         return state
+    optional = set(optional)
     seen = set()
-    for api_version, kind in kinds:
+    for api_version, kind in listed:
         if (api_version, kind) in seen or kind == "Namespace":
             continue
         seen.add((api_version, kind))
-        resource = cluster.resource(api_version, kind)
+        try:
+            resource = cluster.resource(api_version, kind)
+        except ClusterError as error:
+            if error.status == 404 and (api_version, kind) in optional:
+                continue
+            raise
         if not resource.namespaced:
             raise ClusterError("%s %s is not namespaced; a deploy only writes inside its namespace" % (api_version, kind))
         selector = task_selector(task) if kind == "Pod" and not all_pods else None
@@ -387,7 +394,7 @@ def classify(desired: dict, live: Optional[dict], locked: bool = False, componen
         # Created when missing, never modified (docs/behaviour.md §9.4): a claim cannot be resized or
         # re-classed safely by a deploy.
         return Change(UNCHANGED, kind, name, live, desired, component, reason="claims are never modified")
-    if locked and kind != "Namespace":
+    if locked and not kinds.is_anchor_key(kind, name):
         return Change(LOCKED, kind, name, live, desired, component, reason="component is locked")
     why = drift(desired, live)
     if why is None:

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from typing import Iterable, List, Tuple
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import kinds
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan as planning
 
-# Delete dependants first: workloads, then what routes to them, then what they mount.
-PRUNE_ORDER = {"Pod": 0, "Deployment": 0, "StatefulSet": 0, "Ingress": 1, "Service": 2, "NetworkPolicy": 2,
-               "ConfigMap": 3, "Secret": 3, "PersistentVolumeClaim": 4}
+# Delete dependants first: workloads, then what routes to them, then what they mount (the order of the
+# kind registry, ``kinds.prune_order``).
 
 
 def component_of(obj: dict):
@@ -55,7 +55,7 @@ def plan_prune(live: planning.LiveState, task: str, desired_keys: Iterable[Tuple
             kept.append(change)
             continue
         deletions.append(change)
-    deletions.sort(key=lambda change: (PRUNE_ORDER.get(change.kind, 2), change.kind, change.name))
+    deletions.sort(key=lambda change: (kinds.prune_order(change.kind), change.kind, change.name))
     return deletions, kept
 
 
@@ -76,8 +76,8 @@ def owned(deletions: List[planning.Change], project: str) -> Tuple[List[planning
 
 
 def phases(deletions: List[planning.Change]) -> List[List[planning.Change]]:
-    """Deletions grouped by PRUNE_ORDER level, for one concurrent phase each."""
+    """Deletions grouped by prune order, for one concurrent phase each."""
     groups = {}
     for change in deletions:
-        groups.setdefault(PRUNE_ORDER.get(change.kind, 2), []).append(change)
+        groups.setdefault(kinds.prune_order(change.kind), []).append(change)
     return [groups[level] for level in sorted(groups)]

@@ -35,7 +35,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import m
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import endpoints as endpoint_rules
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import projects
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
     ClusterError,
     ContinuousPipeError,
@@ -400,35 +400,8 @@ def live_image(cluster, namespace: str, service: str) -> str:
 
 
 def endpoint_addresses(cluster, namespace: str) -> Dict[str, str]:
-    """``SERVICE_<E>_PUBLIC_ENDPOINT`` → address for the public endpoints live in the namespace (§6.5).
-
-    Load balancers: their address; Ingresses: their first rule host (else their address); internal
-    endpoints: their cluster DNS name. Endpoints without an address yet, and node ports, are left out.
-    """
-    out = {}
-    items = cluster.list(cluster.resource("v1", "Service"), namespace)
-    items += cluster.list(cluster.resource("networking.k8s.io/v1", "Ingress"), namespace)
-    for obj in items:
-        if not endpoint_rules.is_public_endpoint_object(obj):
-            continue
-        meta = obj.get("metadata") or {}
-        labels = meta.get("labels") or {}
-        address = None
-        lb = [entry.get("hostname") or entry.get("ip")
-              for entry in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []]
-        lb = [value for value in lb if value]
-        if obj.get("kind") == "Ingress":
-            hosts = [rule.get("host") for rule in (obj.get("spec") or {}).get("rules") or [] if rule.get("host")]
-            address = hosts[0] if hosts else (lb[0] if lb else None)
-        elif labels.get("internal-endpoint") == "true":
-            address = "%s.%s.svc.cluster.local" % (meta.get("name"), namespace)
-        elif ((obj.get("spec") or {}).get("type")) == "LoadBalancer":
-            address = lb[0] if lb else None
-        elif "source-of-ingress" in labels:
-            continue  # the Ingress gives the address
-        if address:
-            out[naming.service_public_endpoint_variable(meta.get("name"))] = address
-    return out
+    """``SERVICE_<E>_PUBLIC_ENDPOINT`` → address of the environment's live public endpoints (§6.5)."""
+    return endpoint_rules.live_variables(cluster, namespace)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -520,7 +493,7 @@ def _ensure_namespace(cluster, spec: RunSpec, check_mode: bool) -> bool:
     live = cluster.get(cluster.resource("v1", "Namespace"), spec.namespace)
     if live is not None and not environment.is_terminating(live):
         if spec.flow_uuid:
-            ownership.check_namespace(live, spec.flow_uuid, action="run a task in")
+            projects.check_environment(cluster, live, spec.flow_uuid, action="run a task in")
         return False
     environment.ensure_present(cluster, spec.namespace, environment.namespace_labels(spec.namespace, spec.flow_uuid),
                                check_mode=check_mode, wait=True, wait_timeout=120, project=spec.flow_uuid)

@@ -42,6 +42,7 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translat
     ComponentPlan,
     Context,
     EndpointPlan,
+    OPENSHIFT,
     GatewayRef,
     ObjectRef,
     Platform,
@@ -118,7 +119,19 @@ def environment_name(task: Union[model.DeployTask, model.RunTask], release: mode
 
 
 def _namespace(ctx: Context) -> dict:
-    """The Namespace, with ContinuousPipe's labels (§9.1) and ours."""
+    """The Namespace, with ContinuousPipe's labels (§9.1) and ours.
+
+    On OpenShift a deployer with a project's admin rights may neither create nor label Namespaces: the
+    environment is a Project (requested through project.openshift.io, ``cluster/projects.py``) and the
+    labels that say whose environment it is go on a ConfigMap ``continuouspipe-environment`` in it, the
+    environment's record (``kinds.ENVIRONMENT_RECORD``), which stands for the Namespace everywhere.
+    """
+    if ctx.options.platform.name == OPENSHIFT:
+        record_labels = labels.namespace_labels(ctx)
+        record_labels[labels.COMPONENT] = labels.ROLE_ENVIRONMENT
+        return {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": kinds.ENVIRONMENT_RECORD, "namespace": ctx.namespace, "labels": record_labels},
+                "data": {"environment": ctx.namespace, "flow": ctx.release.flow_uuid}}
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": ctx.namespace, "labels": labels.namespace_labels(ctx)}}
 

@@ -54,6 +54,7 @@ ROLE_SECRETS = "secrets"
 ROLE_TLS = "tls"
 ROLE_STORAGE = "storage"
 ROLE_CHECKSUM_KEY = "checksum-key"
+ROLE_ENVIRONMENT = "environment"
 
 
 def selector(identifier: str) -> Dict[str, str]:

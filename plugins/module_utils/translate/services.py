@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate import labels, secrets, validation
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.plans import (
@@ -293,7 +293,7 @@ def render_endpoint(ctx: Context, group: PodGroup, endpoint: model.Endpoint, ind
         out.slots.append(endpoint.name)
     else:
         if shape.internal:
-            address, internal = ADDRESS_INTERNAL, "%s.%s.svc.cluster.local" % (endpoint.name, ctx.namespace)
+            address, internal = ADDRESS_INTERNAL, naming.service_dns_name(endpoint.name, ctx.namespace)
         else:
             address = ADDRESS_LOAD_BALANCER if shape.service_type == LOAD_BALANCER else ADDRESS_NODE_PORT
             internal = None
