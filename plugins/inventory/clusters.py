@@ -39,8 +39,13 @@ options:
       - The clusters, one host each.
       - "Each entry: C(name) (a DNS label, the inventory host name), C(provider) (C(aws), C(gce),
         C(azure) or C(own), default C(own)), C(connection) (see below), optional C(aliases) (other
-        names C(continuous-pipe.yml) uses for this cluster in a task's C(cluster) key) and
-        C(vars) (more host variables)."
+        names C(continuous-pipe.yml) uses for this cluster in a task's C(cluster) key),
+        C(platform) and C(vars) (more host variables)."
+      - "C(platform) says what endpoints become on the cluster (the modules' O(continuouspipe.kubernetes.deploy#module:platform)
+        options): a name (C(auto), C(kubernetes), C(gateway), C(openshift)) or a mapping with C(name),
+        C(gateway) (C(name), C(namespace), C(section_name), C(class_name)) and C(route_certificates)
+        (C(secret) or C(inline)). It lands in C(continuouspipe_cluster.platform); the deploy role passes
+        it to the modules. Default: detected from the APIs the cluster serves."
       - "C(connection) takes the connection options of the modules: C(kubeconfig) (a path) and
         C(context), or C(host) with C(api_key), C(client_cert)/C(client_key) or
         C(username)/C(password); C(ca_cert), C(validate_certs), C(proxy), C(no_proxy), C(proxy_headers),
@@ -97,6 +102,12 @@ clusters:
     provider: gce
     aliases: [uat]
     connection: {kubeconfig: ~/.kube/config, context: gke_uat}
+    platform:                    # HTTPRoutes on the platform team's Gateway
+      name: gateway
+      gateway: {name: shared, namespace: gateway-system}
+  - name: ocp-eu
+    connection: {kubeconfig_env: CONTINUOUSPIPE_KUBECONFIG, context: ocp-eu}
+    platform: openshift          # Routes, restricted-v2 pods, Projects
   - name: dev-cluster
     connection: {kubeconfig: ~/.kube/config, context: dev}
 environments:
@@ -136,7 +147,10 @@ except ImportError:  # ansible-core < 2.19 templates every inventory string anyw
 PLAYBOOK_PYTHON = "{{ ansible_playbook_python }}"
 
 TOP_KEYS = ("plugin", "clusters", "environments", "production_pattern", "provider_group_prefix", "python_interpreter")
-CLUSTER_KEYS = ("name", "provider", "connection", "aliases", "vars")
+CLUSTER_KEYS = ("name", "provider", "connection", "aliases", "platform", "vars")
+PLATFORM_KEYS = ("name", "gateway", "route_certificates")
+PLATFORM_NAMES = ("auto", "kubernetes", "gateway", "openshift")
+GATEWAY_KEYS = ("name", "namespace", "section_name", "class_name")
 ENVIRONMENT_KEYS = ("clusters", "branches", "fleet_atomic", "serial", "vars")
 HOST_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 GROUP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -249,9 +263,40 @@ class InventoryModule(BaseInventoryPlugin):
                         "%s: %s holds a plain-text %s; prefer %s_env (an environment variable) or a vaulted "
                         "continuouspipe_cluster_credentials in host_vars" % (
                             self._source, _path(where, "connection", secret), secret, secret))
+            platform = self._platform(entry.get("platform"), _path(where, "platform"))
             clusters[name] = dict(name=name, provider=provider, connection=connection, aliases=aliases,
-                                  vars=host_vars, index=index)
+                                  vars=host_vars, index=index, platform=platform)
         return clusters
+
+    def _platform(self, raw, where) -> dict:
+        """A cluster's platform: a name, or a mapping of the modules' platform options."""
+        if raw is None:
+            return {}
+        if isinstance(raw, str):
+            raw = {"name": raw}
+        if not isinstance(raw, dict):
+            self._fail(where, "must be a platform name (%s) or a mapping with %s" % (
+                ", ".join(PLATFORM_NAMES), ", ".join(PLATFORM_KEYS)))
+        for key in raw:
+            if key not in PLATFORM_KEYS:
+                self._fail(_path(where, key), "unknown key; known: %s" % ", ".join(PLATFORM_KEYS))
+        if raw.get("name", "auto") not in PLATFORM_NAMES:
+            self._fail(_path(where, "name"), "unknown platform %r; use one of %s" % (
+                raw.get("name"), ", ".join(PLATFORM_NAMES)))
+        if raw.get("route_certificates", "secret") not in ("secret", "inline"):
+            self._fail(_path(where, "route_certificates"), "must be secret or inline")
+        gateway = raw.get("gateway")
+        if gateway is not None:
+            if not isinstance(gateway, dict):
+                self._fail(_path(where, "gateway"), "must be a mapping with %s" % ", ".join(GATEWAY_KEYS))
+            for key, value in gateway.items():
+                if key not in GATEWAY_KEYS:
+                    self._fail(_path(where, "gateway", key), "unknown key; known: %s" % ", ".join(GATEWAY_KEYS))
+                if not isinstance(value, str) or not value:
+                    self._fail(_path(where, "gateway", key), "must be a non-empty string")
+            if bool(gateway.get("name")) != bool(gateway.get("namespace")):
+                self._fail(_path(where, "gateway"), "needs both name and namespace (the Gateway HTTPRoutes attach to)")
+        return dict(raw)
 
     def _check_vars(self, variables, where):
         if not isinstance(variables, dict):
@@ -350,6 +395,7 @@ class InventoryModule(BaseInventoryPlugin):
                     "provider": cluster["provider"],
                     "aliases": list(cluster["aliases"]),
                     "connection": cluster["connection"],
+                    "platform": cluster["platform"],
                 },
                 "continuouspipe_cluster_name": name,
                 "continuouspipe_provider": cluster["provider"],

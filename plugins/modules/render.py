@@ -14,6 +14,8 @@ description:
     translates every deploy task into the Kubernetes objects of its environment (namespace).
   - Nothing is sent to a cluster. With I(output_dir), one multi-document YAML file is written per
     deploy task, at C(<output_dir>/<namespace>/<task>.yml), objects in apply order.
+  - Endpoints reached over HTTP are rendered for O(platform) (Ingresses, Gateway API HTTPRoutes or
+    OpenShift Routes); the result says which.
   - Bad input fails before anything is written, with the file and key path of the offending value.
   - Nothing is written outside I(output_dir) whatever the project says; a deploy task identifier
     that is not a plain file name (a C(/), a leading C(.), a control character) is an error naming
@@ -23,6 +25,7 @@ author:
   - ContinuousPipe for Ansible maintainers (@continuouspipe)
 extends_documentation_fragment:
   - continuouspipe.kubernetes.source
+  - continuouspipe.kubernetes.platform
 options:
   tasks:
     description:
@@ -145,12 +148,21 @@ files:
   type: list
   elements: str
   sample: [/tmp/manifests/laravel-demo-feature-login/application.yml]
+platform:
+  description:
+    - The platform the endpoints were rendered for (O(platform)) and why; without a cluster V(auto) is
+      V(gateway) when O(gateway) is given, else V(kubernetes).
+  returned: success
+  type: dict
+  sample: {"name": "kubernetes", "chosen": "auto without a cluster: Kubernetes Ingresses"}
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import render
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import platform as platforms
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.plans import TranslateOptions
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import HAS_YAML
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
@@ -167,6 +179,7 @@ def main():
         include_secrets=dict(type="bool", default=False),
         checksum_key=dict(type="str", no_log=True),
     )
+    argument_spec.update(platforms.PLATFORM_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"))
@@ -188,7 +201,9 @@ def main():
     try:
         # rendering writes nothing to a cluster: an unknown project identity is only a warning here
         project = load_from_params(module.params, warnings=identity_warnings)
-        rendered = render.render_tasks(project, module.params["tasks"], checksum_key=checksum_key)
+        platform, chosen = platforms.without_cluster(module.params)
+        rendered = render.render_tasks(project, module.params["tasks"], checksum_key=checksum_key,
+                                       options=TranslateOptions(platform=platform))
         # every path is checked before anything is written
         paths = [render.task_file(output_dir, item) if output_dir else None for item in rendered]
     except ContinuousPipeError as error:
@@ -216,7 +231,8 @@ def main():
                                          changed=len(files) > 1, files=files[:-1])
         environments.append(item.summary(path))
 
-    result = dict(changed=bool(files), environments=environments, files=files)
+    result = dict(changed=bool(files), environments=environments, files=files,
+                  platform=platforms.describe(platform, chosen))
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)
