@@ -395,12 +395,13 @@ class InventoryModule(BaseInventoryPlugin):
                     "provider": cluster["provider"],
                     "aliases": list(cluster["aliases"]),
                     "connection": cluster["connection"],
-                    "platform": cluster["platform"],
                 },
                 "continuouspipe_cluster_name": name,
                 "continuouspipe_provider": cluster["provider"],
                 "continuouspipe_environment_groups": member_of[name],
             }
+            if cluster["platform"]:
+                host_vars["continuouspipe_cluster"]["platform"] = cluster["platform"]
             host_vars.update(cluster["vars"])
             for key, value in host_vars.items():
                 inventory.set_variable(name, key, value)

@@ -63,10 +63,14 @@ def test_the_platform_apis_are_served_from_the_upstream_crds(platform):
     assert "api-approved.openshift.io" in by_name["routes.route.openshift.io"].metadata.annotations
 
 
+def addressed(api, namespace, name):
+    """The Gateway once it has an address, else None."""
+    gateway = custom(api).get_namespaced_custom_object(*GATEWAY_API, namespace, "gateways", name)
+    return gateway if (gateway.get("status") or {}).get("addresses") else None
+
+
 def test_the_shared_gateway_is_programmed_with_an_address(platform):
-    gateway = wait_for(lambda: (lambda g: g if (g.get("status") or {}).get("addresses") else None)(
-        custom(platform).get_namespaced_custom_object(*GATEWAY_API, "gateway-system", "gateways", "shared")),
-        what="the shared Gateway's address")
+    gateway = wait_for(lambda: addressed(platform, "gateway-system", "shared"), what="the shared Gateway's address")
     conditions = {c["type"]: c["status"] for c in gateway["status"]["conditions"]}
     assert conditions == {"Accepted": "True", "Programmed": "True"}
     assert gateway["status"]["addresses"][0]["value"].startswith("127.")
@@ -77,8 +81,7 @@ def test_a_gateway_requesting_a_static_address_gets_it(platform, namespace):
             "spec": {"gatewayClassName": "standard", "addresses": [{"type": "IPAddress", "value": "127.77.0.9"}],
                      "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}
     custom(platform).create_namespaced_custom_object(*GATEWAY_API, namespace, "gateways", body)
-    gateway = wait_for(lambda: (lambda g: g if (g.get("status") or {}).get("addresses") else None)(
-        custom(platform).get_namespaced_custom_object(*GATEWAY_API, namespace, "gateways", "shop")))
+    gateway = wait_for(lambda: addressed(platform, namespace, "shop"), what="the Gateway's address")
     assert gateway["status"]["addresses"] == [{"type": "IPAddress", "value": "127.77.0.9"}]
 
 
@@ -94,8 +97,9 @@ def test_an_httproute_is_accepted_for_each_generation(platform, namespace):
     def accepted(generation):
         live = api.get_namespaced_custom_object(*GATEWAY_API, namespace, "httproutes", "web")
         parents = (live.get("status") or {}).get("parents") or []
-        return parents if parents and all(c["observedGeneration"] == generation and c["status"] == "True"
-                                           for p in parents for c in p["conditions"]) else None
+        settled = all(c["observedGeneration"] == generation and c["status"] == "True"
+                      for p in parents for c in p["conditions"])
+        return parents if parents and settled else None
 
     parents = wait_for(lambda: accepted(1), what="the route accepted")
     assert parents[0]["parentRef"]["name"] == "shared" and parents[0]["parentRef"]["sectionName"] == "http"

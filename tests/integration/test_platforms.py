@@ -17,8 +17,6 @@ against the request they send, not served.
 from __future__ import annotations
 
 import json
-import os
-import textwrap
 import uuid
 
 import pytest

@@ -107,6 +107,29 @@ def test_hosts_groups_and_variables(tmp_path):
     assert inventory.groups["review"].get_vars() == {"wait_timeout": 60}
 
 
+def test_a_cluster_says_its_platform(tmp_path):
+    data = variant()
+    data["clusters"][0]["platform"] = "openshift"
+    data["clusters"][2]["platform"] = {"name": "gateway", "gateway": {"name": "shared", "namespace": "gw"}}
+    inventory = parse(tmp_path, data)
+    assert host_vars(inventory, "aws-eu")["continuouspipe_cluster"]["platform"] == {"name": "openshift"}
+    assert host_vars(inventory, "gce-eu")["continuouspipe_cluster"]["platform"] == {
+        "name": "gateway", "gateway": {"name": "shared", "namespace": "gw"}}
+    assert "platform" not in host_vars(inventory, "aws-us")["continuouspipe_cluster"]
+
+
+@pytest.mark.parametrize("platform,fragments", [
+    ("openshfit", ("(aws-eu).platform.name", "unknown platform")),
+    ({"name": "gateway", "gateway": {"name": "shared"}}, ("(aws-eu).platform.gateway", "name and namespace")),
+    ({"name": "openshift", "route_certificates": "pem"}, ("(aws-eu).platform.route_certificates",)),
+    ({"name": "openshift", "certificates": "inline"}, ("(aws-eu).platform.certificates", "unknown key")),
+])
+def test_a_bad_platform_names_its_key(tmp_path, platform, fragments):
+    data = variant()
+    data["clusters"][0]["platform"] = platform
+    fails(tmp_path, data, *fragments)
+
+
 def test_the_interpreter_is_the_python_of_the_job_a_trusted_template(tmp_path):
     """Not the absolute path of the Python that read the inventory (AWX syncs it in another EE)."""
     from ansible.template import is_trusted_as_template

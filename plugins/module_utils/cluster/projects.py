@@ -74,11 +74,16 @@ def check_environment(cluster, namespace_object: Optional[dict], project: str, t
         return ownership.check_namespace(record, project, take_over, action=action, hint=hint)
 
 
+def project_request(name: str, project: str) -> dict:
+    """The body of ``POST /apis/project.openshift.io/v1/projectrequests`` (what ``oc new-project`` sends)."""
+    return {"apiVersion": PROJECT_REQUEST_API[0], "kind": PROJECT_REQUEST_API[1], "metadata": {"name": name},
+            "displayName": name, "description": "ContinuousPipe environment of project %s" % project}
+
+
 def request_project(cluster, name: str, project: str) -> bool:
     """Request the Project ``name`` (True), or create a Namespace where Projects are not served (False)."""
     if serves(cluster, PROJECT_REQUEST_API):
-        body = {"apiVersion": PROJECT_REQUEST_API[0], "kind": PROJECT_REQUEST_API[1], "metadata": {"name": name},
-                "displayName": name, "description": "ContinuousPipe environment of project %s" % project}
+        body = project_request(name, project)
         path = cluster.resource(*PROJECT_REQUEST_API).collection_path()
         try:
             cluster.request("POST", path, query={"fieldManager": planning.FIELD_MANAGER}, body=body)

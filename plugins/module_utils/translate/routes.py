@@ -47,7 +47,6 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translat
     ADDRESS_INGRESS,
     ADDRESS_ROUTE,
     GATEWAY,
-    KUBERNETES,
     OPENSHIFT,
     Context,
     EndpointPlan,
