@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import kinds, model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import kinds, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import endpoints as endpoint_rules
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import lock as lock_mod
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import (
@@ -34,10 +34,10 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster 
     release,
     rollout,
 )
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
-    ClusterError,
-    ContinuousPipeError,
-    DefinitionError,
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError, ContinuousPipeError
+# the environment a project's tasks share is named by the translate stage; re-exported for the modules
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (  # noqa: F401 pylint: disable=unused-import
+    project_environment_name,
 )
 
 MANAGER = plan.MANAGED_BY
@@ -72,39 +72,6 @@ def _namespace_resource(cluster):
 
 # --------------------------------------------------------------------------------------------------
 # labels and ownership
-
-
-def project_environment_name(project: model.Project, task: Optional[str] = None) -> str:
-    """The environment of a task of the project, named the way deploy names it (§8.1).
-
-    Without ``task``: the environment every deploy task shares (the default ``<flow>-<branch>``
-    when there is no deploy task); an error when they deploy to different environments.
-    """
-    from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
-        environment_name,
-    )
-
-    candidates = [t for pipeline in project.pipelines for t in pipeline.tasks
-                  if isinstance(t, (model.DeployTask, model.RunTask))]
-    if task:
-        for candidate in candidates:
-            if candidate.identifier == task:
-                return environment_name(candidate, project.release)
-        raise DefinitionError(
-            "no deploy or run task %r in the pipelines for branch %r (they have: %s)" % (
-                task, project.release.branch, ", ".join(sorted({t.identifier for t in candidates})) or "none"),
-            path=("tasks",))
-    names = {}
-    for candidate in candidates:
-        if isinstance(candidate, model.DeployTask):
-            names.setdefault(environment_name(candidate, project.release), []).append(candidate.identifier)
-    if not names:
-        return naming.environment_name(project.release.flow_uuid, project.release.branch)
-    if len(names) > 1:
-        raise DefinitionError(
-            "the deploy tasks deploy to several environments (%s): name the task" % "; ".join(
-                "%s: %s" % (name, ", ".join(tasks)) for name, tasks in sorted(names.items())), path=("tasks",))
-    return next(iter(names))
 
 
 def namespace_labels(name: str, flow_uuid: Optional[str] = None) -> Dict[str, str]:

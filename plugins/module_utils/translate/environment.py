@@ -60,6 +60,7 @@ __all__ = [
     "TranslateOptions",
     "environment_name",
     "expression_context",
+    "project_environment_name",
     "translate_environment",
 ]
 
@@ -112,6 +113,35 @@ def environment_name(task: Union[model.DeployTask, model.RunTask], release: mode
         raise DefinitionError("Cluster policy enforces that environment name should be prefixed by %s" % policy_prefix,
                               path, expected="a name starting with %r" % policy_prefix)
     return validation.dns_label(name, path, "environment name")
+
+
+def project_environment_name(project: model.Project, task: Optional[str] = None) -> str:
+    """The environment of a task of the project, named the way deploy names it (§8.1).
+
+    Without ``task``: the environment every deploy task shares (the default ``<flow>-<branch>``
+    when there is no deploy task); an error when they deploy to different environments.
+    """
+    candidates = [t for pipeline in project.pipelines for t in pipeline.tasks
+                  if isinstance(t, (model.DeployTask, model.RunTask))]
+    if task:
+        for candidate in candidates:
+            if candidate.identifier == task:
+                return environment_name(candidate, project.release)
+        raise DefinitionError(
+            "no deploy or run task %r in the pipelines for branch %r (they have: %s)" % (
+                task, project.release.branch, ", ".join(sorted({t.identifier for t in candidates})) or "none"),
+            path=("tasks",))
+    names = {}
+    for candidate in candidates:
+        if isinstance(candidate, model.DeployTask):
+            names.setdefault(environment_name(candidate, project.release), []).append(candidate.identifier)
+    if not names:
+        return naming.environment_name(project.release.flow_uuid, project.release.branch)
+    if len(names) > 1:
+        raise DefinitionError(
+            "the deploy tasks deploy to several environments (%s): name the task" % "; ".join(
+                "%s: %s" % (name, ", ".join(tasks)) for name, tasks in sorted(names.items())), path=("tasks",))
+    return next(iter(names))
 
 
 # --------------------------------------------------------------------------------------------------
