@@ -239,8 +239,9 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
         timings["claim"] = round(time.monotonic() - start, 3)
 
         def attempt(held, probe):
-            # the key of the pod checksums kept in the environment (a new one on the first deploy)
-            key = checksum_key.load(cluster, namespace, task.identifier)
+            # the key of the pod checksums kept in the environment (a new one on the first deploy, and
+            # none to read in an environment that does not exist yet: check mode)
+            key = None if verdict.state == "missing" else checksum_key.load(cluster, namespace, task.identifier)
             began = time.monotonic()
             environment = translate(key=key)
             runner = engine.Engine(cluster, dataclasses.replace(options, lock=held, probe=probe))

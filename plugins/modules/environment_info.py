@@ -173,18 +173,19 @@ environments:
           type: list
           elements: str
     endpoints:
-      description: Services and Ingresses.
+      description: Services and the objects that route traffic to them (Ingresses; Gateway API HTTPRoutes and
+        OpenShift Routes where the cluster serves them).
       type: list
       elements: dict
       contains:
         name:
-          description: Name of the Service or Ingress.
+          description: Name of the Service, Ingress, HTTPRoute or Route.
           type: str
         kind:
-          description: V(Service) or V(Ingress).
+          description: V(Service), V(Ingress), V(HTTPRoute) or V(Route).
           type: str
         type:
-          description: Service type (V(ClusterIP), V(LoadBalancer), V(NodePort)...) or V(Ingress).
+          description: Service type (V(ClusterIP), V(LoadBalancer), V(NodePort)...), or the kind of a routing object.
           type: str
         component:
           description: The service it leads to.
@@ -197,7 +198,11 @@ environments:
           type: list
           elements: str
         hosts:
-          description: Host names of an Ingress's rules.
+          description: Host names of an Ingress's rules or an HTTPRoute, or the host a router admitted a Route under.
+          type: list
+          elements: str
+        backends:
+          description: The Services a routing object sends traffic to.
           type: list
           elements: str
         internal_address:
@@ -209,7 +214,8 @@ environments:
           type: list
           elements: dict
         ready:
-          description: Whether a load balancer or Ingress has its address.
+          description: Whether a load balancer or Ingress has its address, an HTTPRoute was accepted by its Gateway,
+            or a Route admitted by a router.
           type: bool
     release:
       description: The environment's current release (the newest current release of its tasks), or null.

@@ -286,3 +286,24 @@ def test_a_project_admin_deploys_without_cluster_wide_rights(platform_cluster, p
         assert "adopted" in " ".join(outcome.warnings)
     finally:
         limited.close()
+
+
+def test_check_mode_for_a_project_this_identity_cannot_see_writes_nothing(platform_cluster, request, cleanup):
+    """OpenShift answers 403 for a project the identity cannot see (here: RBAC before existence): check
+    mode says what a first deploy would do and writes nothing."""
+    namespace = _namespace(request, cleanup, "unseen")
+    source_dir = str(ROOT / "examples" / "app")
+    variables, secrets = placeholders(source_dir, "main")
+    limited = connect_as(platform_cluster, "limited")
+    before = len(platform_cluster.audit_events(user="limited"))
+    try:
+        params = {"source_dir": source_dir, "branch": "main", "namespace": namespace, "variables": variables,
+                  "secret_variables": secrets, "flow_uuid": CORPUS_FLOW, "task": "infrastructure",
+                  "platform": "openshift"}
+        result = pipeline.run(params, check_mode=True, cluster=limited)
+    finally:
+        limited.close()
+    assert result.changed
+    assert all(entry["action"] == "created" for entry in result.objects)
+    assert any("not validated" in entry.get("note", "") for entry in result.objects)
+    assert len(platform_cluster.audit_events(user="limited")) == before

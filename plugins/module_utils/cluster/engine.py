@@ -401,7 +401,7 @@ class Engine:
             return
         for change in changes:
             self._record_change(change)
-        if self.namespace_missing and self.options.check_mode and index > 0:
+        if self.namespace_missing and self.options.check_mode and (index > 0 or self._record_anchored()):
             # A dry run inside a namespace that does not exist yet cannot be validated.
             for change in changes:
                 if change.writes:
@@ -477,8 +477,15 @@ class Engine:
                 platform = getattr(getattr(environment, "platform", None), "name", None) or "kubernetes"
                 listed = kinds.listed_kinds(platform)
                 all_pods = any(obj.get("kind") == "Pod" for obj in environment.objects)
-                self.live = planning.read_live(self.cluster, self.namespace, self.task, desired_kinds + list(listed),
-                                               all_pods=all_pods, optional=listed)
+                try:
+                    self.live = planning.read_live(self.cluster, self.namespace, self.task,
+                                                   desired_kinds + list(listed), all_pods=all_pods, optional=listed)
+                except ClusterError as error:
+                    # OpenShift answers 403 for a project this identity cannot see (or that does not exist):
+                    # in check mode, a project the deploy would request
+                    if not (error.status == 403 and options.check_mode and self._record_anchored()):
+                        raise
+                    self.live = planning.LiveState(self.namespace)
                 self.namespace_missing = self.live.namespace_object is None
                 self._check_namespace()
                 self.desired = self._stamp_all(environment.objects)
@@ -555,6 +562,10 @@ class Engine:
             self.live.listed_kinds.extend(more.listed_kinds)
 
     # -- ownership, lock and the write-ahead record ------------------------------------------------
+
+    def _record_anchored(self) -> bool:
+        """The environment is anchored by its record (an OpenShift project), not by its Namespace."""
+        return any(kinds.is_anchor(obj) and obj.get("kind") != "Namespace" for obj in self.desired_objects)
 
     def _live_record(self) -> Optional[dict]:
         """The environment record of the namespace (one GET), None when there is none or it may not be read."""
@@ -974,6 +985,9 @@ class Engine:
                 if extra:
                     more = planning.read_live(self.cluster, self.namespace, self.task, extra)
                     self.live.objects.update(more.objects)
+                    self.live.listed_kinds.extend(more.listed_kinds)
+                # what the current release holds is pruned too when the target has none of its kind
+                self._list_recorded_kinds()
 
                 # Bare pods run once: a rollback does not start the release's pods again (nor delete them).
                 run_once = {planning.key_of(obj) for obj in target.objects if obj.get("kind") == "Pod"}
