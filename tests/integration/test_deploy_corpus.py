@@ -24,6 +24,8 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|CERT", re.I)
 PEM = base64.b64encode(b"-----BEGIN PLACEHOLDER-----\nAA==\n-----END PLACEHOLDER-----\n").decode()
 # The corpus holds copies of projects, not git checkouts: their identity is given.
 CORPUS_FLOW = "c0a90500-0000-4000-8000-00000000c0de"
+# The commit deployed: images built by a build task are tagged with it (an empty sha is an error).
+CORPUS_SHA = "5f0c6e1d9b8a7f6e5d4c3b2a190817263544536f"
 
 
 def projects():
@@ -41,7 +43,8 @@ def placeholders(source_dir: str, branch: str):
     """(variables, secret_variables) that make the project load: every undefined ${VAR} gets a value."""
     variables, secrets = {}, {}
     for _attempt in range(10):
-        params = {"source_dir": source_dir, "branch": branch, "variables": variables, "secret_variables": secrets,
+        params = {"source_dir": source_dir, "branch": branch, "sha": CORPUS_SHA, "variables": variables,
+                  "secret_variables": secrets,
                   "undefined_variables": "error", "flow_uuid": CORPUS_FLOW}
         try:
             load_from_params(params)
@@ -65,8 +68,9 @@ def placeholders(source_dir: str, branch: str):
 
 def deploy_all(kube, source_dir, branch, namespace, variables, secrets, check_unchanged=True):
     """Every deploy task in pipeline order, passing endpoint variables and services to later tasks."""
-    base = {"source_dir": source_dir, "branch": branch, "namespace": namespace, "variables": variables,
-            "secret_variables": secrets, "endpoint_timeout": 120, "wait_timeout": 300, "flow_uuid": CORPUS_FLOW}
+    base = {"source_dir": source_dir, "branch": branch, "sha": CORPUS_SHA, "namespace": namespace,
+            "variables": variables, "secret_variables": secrets, "endpoint_timeout": 120, "wait_timeout": 300,
+            "flow_uuid": CORPUS_FLOW}
     project = load_from_params(base)
     deploy_variables, context, results = {}, {}, []
     for task in project.deploy_tasks:
@@ -116,7 +120,7 @@ def test_default_environment_name_is_continuouspipe_s(ansible, kube, _namespaces
     first = None
     for task in ("05_database_deployment", "10_app_deployment"):
         result = ansible.run("continuouspipe.kubernetes.deploy", {
-            "source_dir": source_dir, "branch": "master", "flow_uuid": flow, "task": task,
+            "source_dir": source_dir, "branch": "master", "sha": CORPUS_SHA, "flow_uuid": flow, "task": task,
             "variables": variables, "secret_variables": secrets})
         assert not result.get("failed"), result.get("msg")
         _namespaces_to_delete.append(result["namespace"])
@@ -124,7 +128,8 @@ def test_default_environment_name_is_continuouspipe_s(ansible, kube, _namespaces
         assert result["namespace"] == "%s-master" % flow
     assert first["services"]
     again = ansible.run("continuouspipe.kubernetes.deploy", {
-        "source_dir": source_dir, "branch": "master", "flow_uuid": flow, "task": "05_database_deployment",
+        "source_dir": source_dir, "branch": "master", "sha": CORPUS_SHA, "flow_uuid": flow,
+        "task": "05_database_deployment",
         "variables": variables, "secret_variables": secrets})
     assert again["changed"] is False
 

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from conftest import CORPUS, ROOT, connect_as, unique_namespace
 from deploy_helpers import actions
-from test_deploy_corpus import CORPUS_FLOW, DEMOS, placeholders
+from test_deploy_corpus import CORPUS_FLOW, CORPUS_SHA, DEMOS, placeholders
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import deploy as pipeline
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection, environment
@@ -98,7 +98,8 @@ def test_every_golden_object_passes_a_server_side_dry_run(pkube, platform_cluste
 
 
 def _deploy_project(kube, source_dir, branch, namespace, platform, variables, secrets, **extra):
-    base = {"source_dir": source_dir, "branch": branch, "namespace": namespace, "variables": variables,
+    base = {"source_dir": source_dir, "branch": branch, "sha": CORPUS_SHA, "namespace": namespace,
+            "variables": variables,
             "secret_variables": secrets, "endpoint_timeout": 120, "wait_timeout": 300, "flow_uuid": CORPUS_FLOW}
     base.update(PLATFORM_PARAMS[platform])
     base.update(extra)
