@@ -46,8 +46,57 @@ def masked_all(objects) -> list:
 
 
 if yaml is not None:
-    class _Dumper(yaml.SafeDumper):
-        """Block-style YAML with multi-line strings as literal blocks."""
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    # libyaml's emitter when PyYAML was built with it. For manifests the text is the same as the
+    # pure-Python emitter's (for any data, it loads back to the same values).
+    _BaseDumper = getattr(yaml, "CSafeDumper", None) or yaml.SafeDumper
+    _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+    class _Dumper(_BaseDumper):
+        """Block-style YAML with multi-line strings as literal blocks.
+
+        Manifests are plain data (the translation makes them with a JSON round trip), so the
+        representer skips PyYAML's alias bookkeeping and builds the nodes of str, dict and list
+        directly; the emitter asks for the implicit tag of every scalar twice, which is cached.
+        """
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._plain_tags = {}
+            self._quoted_tags = {}
+
+        def ignore_aliases(self, data):
+            return True
+
+        def represent_data(self, data):
+            kind = type(data)
+            if kind is str:
+                return ScalarNode(_STR, data, style="|" if "\n" in data else None)
+            if kind is dict and not self.sort_keys:
+                return MappingNode(_MAP, [(self.represent_data(key), self.represent_data(value))
+                                          for key, value in data.items()], flow_style=self.default_flow_style)
+            if kind is list:
+                return SequenceNode(_SEQ, [self.represent_data(item) for item in data],
+                                    flow_style=self.default_flow_style)
+            return super().represent_data(data)
+
+        # SafeDumper has no path resolvers: nothing to track per node
+        def descend_resolver(self, current_node, current_index):
+            return None
+
+        def ascend_resolver(self):
+            return None
+
+        def resolve(self, kind, value, implicit):
+            if kind is not ScalarNode:
+                return super().resolve(kind, value, implicit)
+            cache = self._plain_tags if implicit[0] else self._quoted_tags
+            try:
+                return cache[value]
+            except KeyError:
+                tag = cache[value] = super().resolve(kind, value, implicit)
+                return tag
 
     def _str_representer(dumper, data):
         style = "|" if "\n" in data else None
@@ -62,3 +111,9 @@ def dump_all(objects) -> str:
         list(objects), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
         explicit_start=True, allow_unicode=True, width=120,
     )
+
+
+def dump(obj, sort_keys: bool = False) -> str:
+    """One object as block-style YAML (libyaml's emitter when there is one)."""
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False, allow_unicode=True,
+                     width=120)

@@ -67,14 +67,35 @@ class RenderedTask:
 
 
 def masked_objects(objects) -> list:
-    """Secret values masked, and the pod checksums computed from them."""
-    out = masked_all(objects)
-    for obj in out:
-        template = (obj.get("spec") or {}).get("template") if obj.get("kind") != "Pod" else obj
-        annotations = ((template or {}).get("metadata") or {}).get("annotations") or {}
-        if labels.CHECKSUM in annotations:
-            annotations[labels.CHECKSUM] = CHECKSUM_PREFIX + MASK
-    return out
+    """Secret values masked, and the pod checksums computed from them.
+
+    The objects themselves are left as they are: what changes is copied (a Secret; the path from a
+    workload to its checksum annotation), everything else is shared.
+    """
+    return [_checksum_masked(obj) for obj in masked_all(objects)]
+
+
+def _checksum_masked(obj: dict) -> dict:
+    if obj.get("kind") == "Pod":
+        return _with_masked_checksum(obj)
+    template = (obj.get("spec") or {}).get("template")
+    if not isinstance(template, dict):
+        return obj
+    shown = _with_masked_checksum(template)
+    if shown is template:
+        return obj
+    return dict(obj, spec=dict(obj["spec"], template=shown))
+
+
+def _with_masked_checksum(holder: dict) -> dict:
+    """``holder`` (a pod or a pod template) with its checksum annotation masked (a copy when there is one)."""
+    metadata = holder.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    if labels.CHECKSUM not in annotations:
+        return holder
+    annotations = dict(annotations)
+    annotations[labels.CHECKSUM] = CHECKSUM_PREFIX + MASK
+    return dict(holder, metadata=dict(metadata, annotations=annotations))
 
 
 def kept_checksum_key(text: Optional[str], task: str) -> Optional[bytes]:
@@ -136,7 +157,8 @@ def render_tasks(project: model.Project, names=None, options: Optional[Translate
             key = checksum_key(task, task_options.namespace) if checksum_key else None
             task_options = dataclasses.replace(task_options, checksum_key=key or new_key())
         environment = translate_environment(task, project.release, task_options)
-        rendered.append(RenderedTask(task, environment.namespace, environment.manifests(), task.filter))
+        # The objects were just built for this call (no copy needed): nothing else holds them.
+        rendered.append(RenderedTask(task, environment.namespace, environment.objects, task.filter))
     return rendered
 
 
