@@ -16,6 +16,7 @@ import time
 from typing import Optional
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import progress as progress_mod
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import (
     checksum_key,
     connection,
@@ -53,11 +54,15 @@ DEPLOY_OPTIONS = dict(
     take_over=dict(type="bool", default=False),
     foreign_fields=dict(type="str", choices=list(engine.FOREIGN_FIELDS_MODES), default="remove"),
     lock_timeout=dict(type="int", default=lock.DEFAULT_TIMEOUT),
+    progress_interval=dict(type="int", default=10),
 )
 
 ARGSPEC = dict(SOURCE_ARGSPEC)
 ARGSPEC.update(connection.CONNECTION_ARGSPEC)
 ARGSPEC.update(DEPLOY_OPTIONS)
+
+# progress=AUTO: the progress sink's reporter, if there is a sink
+AUTO = object()
 
 ROLLBACK_ARGSPEC = dict(connection.CONNECTION_ARGSPEC)
 ROLLBACK_ARGSPEC.update(
@@ -124,7 +129,8 @@ def deploy_options(params: dict, task: str, check_mode: bool, diff: bool) -> Dep
         prune_volumes=bool(params.get("prune_volumes")), history_limit=params.get("history_limit") or 10,
         concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff,
         node_port_address=params.get("node_port_address"), take_over=bool(params.get("take_over")),
-        foreign_fields=params.get("foreign_fields") or "remove")
+        foreign_fields=params.get("foreign_fields") or "remove",
+        progress_interval=10 if params.get("progress_interval") is None else params["progress_interval"])
 
 
 def _namespace_manifest(environment, task: str, project: str) -> Optional[dict]:
@@ -136,11 +142,14 @@ def _namespace_manifest(environment, task: str, project: str) -> Optional[dict]:
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None,
-        options_hook=None) -> DeployResult:
+        options_hook=None, project: Optional[model.Project] = None, progress=AUTO) -> DeployResult:
     """Deploy one task as the ``deploy`` module does; raises DefinitionError, ClusterError, DeployError.
 
     ``options_hook(options)`` may adjust the engine's DeployOptions (tests use it for
-    ``object_hook``); ``cluster`` reuses a connection.
+    ``object_hook``); ``cluster`` reuses a connection; ``project`` a project loaded from the same
+    ``params`` already (the pipeline module loads it once for all its tasks). ``progress(line)``
+    receives the rollout's progress lines; by default they go to the progress sink, if any
+    (``progress.reporter``), prefixed with the task identifier; None prints nothing.
     """
     from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
         TranslateOptions,
@@ -150,7 +159,8 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
 
     timings = {}
     start = time.monotonic()
-    project = load_from_params(params)
+    if project is None:
+        project = load_from_params(params)
     task = select_task(project, params.get("task"))
     timings["load"] = round(time.monotonic() - start, 3)
 
@@ -173,6 +183,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     options.namespace = namespace
     options.release_meta = release_meta(release)
     options.project = release.flow_uuid
+    options.progress = progress_mod.reporter("%s: " % task.identifier) if progress is AUTO else progress
     if options_hook is not None:
         options_hook(options)
     own = cluster is None
@@ -259,7 +270,8 @@ def rollback(params: dict, check_mode: bool = False, diff: bool = False, cluster
         wait_timeout=params.get("wait_timeout"), rollback="none", prune=params.get("prune", True),
         prune_volumes=bool(params.get("prune_volumes")), history_limit=params.get("history_limit") or 10,
         concurrency=params.get("concurrency") or 8, check_mode=check_mode, diff=diff,
-        take_over=bool(params.get("take_over")), foreign_fields=params.get("foreign_fields") or "remove")
+        take_over=bool(params.get("take_over")), foreign_fields=params.get("foreign_fields") or "remove",
+        progress=progress_mod.reporter("rollback of %s: " % params["task"]))
     own = cluster is None
     cluster = cluster or connection.connect(params)
     namespace = params["namespace"]

@@ -100,6 +100,10 @@ class DeployOptions:
     # Called with every desired manifest (a copy) before it is stamped and applied; returns the
     # manifest to use. For tests (e.g. a kwok behaviour label on a pod template) and advanced callers.
     object_hook: Optional[Callable[[dict], dict]] = None
+    # progress(line) while rollouts are waited for: at most one line per progress_interval seconds
+    # (rollout.Waiter); None prints nothing.
+    progress: Optional[Callable[[str], None]] = None
+    progress_interval: float = 10.0
 
 
 @dataclass
@@ -461,7 +465,8 @@ class Engine:
 
     def _waiter(self) -> rollout.Waiter:
         return rollout.Waiter(self.cluster, self.namespace, poll=self.options.poll_interval,
-                              unschedulable_grace=self.options.unschedulable_grace)
+                              unschedulable_grace=self.options.unschedulable_grace,
+                              progress=self.options.progress, progress_interval=self.options.progress_interval)
 
     # -- deploy ------------------------------------------------------------------------------------
 
