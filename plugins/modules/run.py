@@ -325,25 +325,17 @@ def main():
         required_one_of=[("namespace", "source_dir")],
         required_together=[("source_dir", "branch")],
     )
-    params = module.params
+    params = dict(module.params)
     with module_support.ModuleConnection(module, secret_values(params),
                                          errors=(ContinuousPipeError, NamingError)) as session:
         try:
             project = load_from_params(params) if params["source_dir"] else None
-            namespace = params["namespace"] or run.environment_of(project, params["task"], params["service"],
-                                                                  params["tasks_context"])
-            cluster = session.connect()
-            spec = run.build_spec(
-                params["task"], namespace, project=project, service=params["service"], image=params["image"],
-                commands=params["commands"], environment=params["environment"],
-                secret_environment=params["secret_environment"], volumes=params["volumes"],
-                volume_mounts=params["volume_mounts"], labels=params["labels"], annotations=params["annotations"],
-                service_account=params["service_account"],
-                live_image=lambda service: run.live_image(cluster, namespace, service),
-                endpoint_variables=run.endpoint_addresses(cluster, namespace) if params["endpoint_variables"] else None,
-                flow_uuid=params["flow_uuid"], deploy_variables=params["deploy_variables"])
-            module.no_log_values.update(spec.secret_values())
-            result = run.run(cluster, spec, timeout=params["timeout"], check_mode=module.check_mode, warn=module.warn)
+            if not params["namespace"]:
+                # the namespace is computed (and checked) before anything is sent to the cluster
+                params["namespace"] = run.environment_of(project, params["task"], params["service"],
+                                                         params["tasks_context"])
+            result = run.run_task(session.connect(), params, project, check_mode=module.check_mode, warn=module.warn,
+                                  secrets=module.no_log_values.update)
         except run.RunError as error:
             module.fail_json(msg=str(error), **error.result)
         except (KeyboardInterrupt, run.Interrupted) as error:

@@ -33,6 +33,7 @@ import json
 import os
 import traceback
 
+from ansible.module_utils import _internal as module_internal
 from ansible.module_utils import basic
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
@@ -88,18 +89,23 @@ def _environment(values: dict):
 
 
 @contextlib.contextmanager
-def _module_arguments(payload: bytes):
-    saved = (basic._ANSIBLE_ARGS, getattr(basic, "_ANSIBLE_PROFILE", None))
-    basic._ANSIBLE_ARGS = payload
-    basic._ANSIBLE_PROFILE = PROFILE
+def _module_side():
+    """The module's arguments, and ansible.module_utils acting as on a target while it runs.
+
+    On the controller, ``AnsibleModule.warn()`` prints at once and the JSON profiles are the
+    controller's; in a module process, warnings are collected into the result and the module side of
+    the profiles is used. The latter is what a module expects, and keeps its result the same.
+    """
+    saved = (basic._ANSIBLE_ARGS, getattr(basic, "_ANSIBLE_PROFILE", None), module_internal.is_controller)
     if module_warnings is not None:
         # warnings and deprecations of an earlier run in this process (a loop) are not this run's
         getattr(module_warnings, "_global_warnings", {}).clear()
         getattr(module_warnings, "_global_deprecations", {}).clear()
+    module_internal.is_controller = False
     try:
         yield
     finally:
-        basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = saved
+        basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE, module_internal.is_controller = saved
 
 
 @contextlib.contextmanager
@@ -162,10 +168,11 @@ class ModuleAction(ActionBase):
         output = io.StringIO()
         rc = 0
         host = task_vars.get("inventory_hostname") or "localhost"
-        with _environment(environment), _module_arguments(payload), _progress_to_display(str(host)):
+        module = importlib.import_module(MODULES_PACKAGE + name)
+        with _environment(environment), _progress_to_display(str(host)):
             try:
-                module = importlib.import_module(MODULES_PACKAGE + name)
-                with contextlib.redirect_stdout(output):
+                with _module_side(), contextlib.redirect_stdout(output):
+                    basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = payload, PROFILE
                     module.main()
             except SystemExit as done:
                 rc = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)

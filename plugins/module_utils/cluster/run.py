@@ -693,6 +693,30 @@ def run(cluster, spec: RunSpec, timeout: float = 3600, check_mode: bool = False,
     return result
 
 
+def run_task(cluster, params: dict, project: Optional[model.Project] = None, check_mode: bool = False, warn=None,
+             secrets=None) -> RunResult:
+    """What the ``run`` module does with its options (``params``), on a connected cluster.
+
+    ``secrets(values)`` is told the secret values of the pod's environment before the pod exists
+    (the module adds them to its no_log values); raises RunError, ContinuousPipeError.
+    """
+    task = params["task"]
+    namespace = params.get("namespace") or environment_of(project, task, params.get("service"),
+                                                          params.get("tasks_context"))
+    spec = build_spec(
+        task, namespace, project=project, service=params.get("service"), image=params.get("image"),
+        commands=params.get("commands"), environment=params.get("environment"),
+        secret_environment=params.get("secret_environment"), volumes=params.get("volumes"),
+        volume_mounts=params.get("volume_mounts"), labels=params.get("labels"), annotations=params.get("annotations"),
+        service_account=params.get("service_account"),
+        live_image=lambda service: live_image(cluster, namespace, service),
+        endpoint_variables=endpoint_addresses(cluster, namespace) if params.get("endpoint_variables", True) else None,
+        flow_uuid=params.get("flow_uuid"), deploy_variables=params.get("deploy_variables"))
+    if secrets is not None:
+        secrets(spec.secret_values())
+    return run(cluster, spec, timeout=params.get("timeout") or 3600, check_mode=check_mode, warn=warn)
+
+
 def _own(cluster, secrets, secret: dict, pod: dict) -> None:
     """Make the pod the Secret's owner, so deleting the pod (by anyone) deletes the Secret."""
     meta = _meta(pod)
