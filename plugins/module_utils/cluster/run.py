@@ -34,8 +34,7 @@ from typing import Dict, List, Optional, Tuple
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import endpoints as endpoint_rules
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import ownership, plan, watch
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
     ClusterError,
     ContinuousPipeError,
@@ -727,28 +726,64 @@ def _own(cluster, secrets, secret: dict, pod: dict) -> None:
 
 
 def _wait(cluster, pods, spec: RunSpec, container: str, started: float, timeout: float, result: RunResult) -> dict:
-    delay = 0.2
-    last = None
+    """The pod once it ended; its changes are watched (seen within milliseconds), not polled.
+
+    A watch that ends (the server's timeout, a dropped connection, a version too old) is followed by
+    a GET and a new watch from there; if watches fail, it falls back to polling every second.
+    """
+    live = cluster.get(pods, spec.pod, spec.namespace)
+    last = live
+    failures = 0
     while True:
-        live = cluster.get(pods, spec.pod, spec.namespace)
         if live is None:
             raise RunError("pod %s was deleted by someone else while it ran (%s)" % (spec.pod, _describe(last, container)),
                            result.to_dict())
         last = live
-        phase = (live.get("status") or {}).get("phase")
-        if phase in ("Succeeded", "Failed"):
+        if _ended(live, spec, container, started, timeout, result):
             return live
-        waiting = (_container_status(live, container).get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in FATAL_WAITING_REASONS:
-            result.phase = phase
-            raise RunError("pod %s cannot start: %s" % (spec.pod, _describe(live, container)), result.to_dict())
-        elapsed = time.monotonic() - started
-        if elapsed >= timeout:
-            result.phase = phase
-            raise RunError("pod %s did not finish within %ds: %s" % (spec.pod, int(timeout), _describe(live, container)),
-                           result.to_dict())
-        time.sleep(min(delay, max(0.05, timeout - elapsed)))
-        delay = min(delay * 1.5, 2.0)
+        remaining = timeout - (time.monotonic() - started)
+        version = _meta(live).get("resourceVersion")
+        watched = False
+        try:
+            for kind, obj in watch.watch_object(cluster, pods, spec.namespace, spec.pod, version,
+                                                min(max(remaining, 1), 300)):
+                watched = True
+                if kind == "DELETED":
+                    live = None
+                    break
+                if kind in ("ADDED", "MODIFIED"):
+                    live = obj
+                    last = live
+                    if _ended(live, spec, container, started, timeout, result):
+                        return live
+                elif kind == "ERROR":
+                    break  # e.g. 410 Gone: read the pod again and watch from there
+                if time.monotonic() - started >= timeout:
+                    break
+        except ClusterError:
+            failures += 1
+            if failures > 3:
+                time.sleep(1.0)  # the API server refuses watches: fall back to polling
+        if watched:
+            failures = 0
+        if live is not None:
+            live = cluster.get(pods, spec.pod, spec.namespace)
+
+
+def _ended(live: dict, spec: RunSpec, container: str, started: float, timeout: float, result: RunResult) -> bool:
+    """True when the pod ended (Succeeded or Failed); raises RunError when it cannot start or took too long."""
+    phase = (live.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        return True
+    waiting = (_container_status(live, container).get("state") or {}).get("waiting") or {}
+    if waiting.get("reason") in FATAL_WAITING_REASONS:
+        result.phase = phase
+        raise RunError("pod %s cannot start: %s" % (spec.pod, _describe(live, container)), result.to_dict())
+    if time.monotonic() - started >= timeout:
+        result.phase = phase
+        raise RunError("pod %s did not finish within %ds: %s" % (spec.pod, int(timeout), _describe(live, container)),
+                       result.to_dict())
+    return False
 
 
 def _cleanup(cluster, pods, secrets, spec: RunSpec, created_pod: bool, created_secret: bool, warn) -> bool:
