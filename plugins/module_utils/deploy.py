@@ -15,7 +15,7 @@ import dataclasses
 import time
 from typing import Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, gc_pause, model
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import progress as progress_mod
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import (
     checksum_key,
@@ -160,7 +160,8 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     timings = {}
     start = time.monotonic()
     if project is None:
-        project = load_from_params(params)
+        with gc_pause.paused():
+            project = load_from_params(params)
     task = select_task(project, params.get("task"))
     timings["load"] = round(time.monotonic() - start, 3)
 
@@ -171,9 +172,10 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
                         for key, value in (params.get("deploy_variables") or {}).items()}
 
     def translate(addresses=None, key=None):
-        return translate_environment(task, release, TranslateOptions(
-            namespace=namespace, deploy_variables=dict(deploy_variables), public_endpoints=dict(addresses or {}),
-            checksum_key=key or checksum_key.new_key()))
+        with gc_pause.paused():
+            return translate_environment(task, release, TranslateOptions(
+                namespace=namespace, deploy_variables=dict(deploy_variables), public_endpoints=dict(addresses or {}),
+                checksum_key=key or checksum_key.new_key()))
 
     # A first translation before connecting: a bad definition fails before any request is sent.
     first = translate()

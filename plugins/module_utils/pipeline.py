@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Dict, List, Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import deploy, expressions, model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import deploy, expressions, gc_pause, model, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection, engine
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import run as runs
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import (
@@ -155,7 +155,8 @@ class PipelineRun:
     def run(self) -> dict:
         current = None
         try:
-            project = load_from_params(self.params)
+            with gc_pause.paused():
+                project = load_from_params(self.params)
             for warning in project.warnings:
                 self.warn(warning)
             tasks = [task for pipeline in pipelines_of(project, self.params.get("pipeline")) for task in pipeline.tasks]

@@ -27,7 +27,7 @@ try:
 except ImportError:  # pragma: no cover - the module reports PyYAML missing
     yaml = None
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, gc_pause, model, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.checksum_key import new_key
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import (
@@ -54,16 +54,19 @@ class RenderedTask:
     objects: list
     filter: Optional[str] = None
 
-    def summary(self, path: Optional[str] = None) -> dict:
-        return {
+    def summary(self, path: Optional[str] = None, with_objects: bool = True) -> dict:
+        out = {
             "task": self.task.identifier,
             "cluster": self.task.cluster,
             "namespace": self.namespace,
             "filter": self.filter,
             "services": [service.identifier for service in self.task.services],
             "file": path,
-            "objects": masked_objects(self.objects),
+            "object_count": len(self.objects),
         }
+        if with_objects:
+            out["objects"] = masked_objects(self.objects)
+        return out
 
 
 def masked_objects(objects) -> list:
@@ -162,6 +165,18 @@ def render_tasks(project: model.Project, names=None, options: Optional[Translate
     return rendered
 
 
+def load_and_render(params: dict, names=None, options: Optional[TranslateOptions] = None,
+                    checksum_key: Optional[Callable[[model.DeployTask, str], bytes]] = None, warnings=None):
+    """(project, rendered tasks) of module options: load once, translate each task once.
+
+    ``warnings``: see ``source.load_from_params``."""
+    from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import load_from_params
+
+    with gc_pause.paused():
+        project = load_from_params(params, warnings=warnings)
+        return project, render_tasks(project, names, options, checksum_key)
+
+
 def task_path(output_dir: str, namespace: str, task: model.DeployTask) -> str:
     return os.path.join(output_dir, namespace, "%s.yml" % task.identifier)
 
@@ -172,7 +187,8 @@ def task_file(output_dir: str, rendered: RenderedTask) -> str:
 
 def file_content(rendered: RenderedTask, include_secrets: bool) -> str:
     objects = rendered.objects if include_secrets else masked_objects(rendered.objects)
-    return dump_all(objects)
+    with gc_pause.paused():
+        return dump_all(objects)
 
 
 def read_text(path: str) -> Optional[str]:

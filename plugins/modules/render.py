@@ -39,6 +39,13 @@ options:
         wherever the values are.
     type: bool
     default: false
+  return_objects:
+    description:
+      - Return the manifests in RV(environments[].objects).
+      - Default is true without O(output_dir) (the manifests are the result) and false with it (they
+        are in the files; sending thousands of objects back to the controller costs more than
+        rendering them).
+    type: bool
   checksum_key:
     description:
       - Key of the pod checksums (HMAC-SHA256 over the Secrets a pod references), for files applied
@@ -128,6 +135,11 @@ environments:
       description: The manifests, Secret values masked.
       type: list
       elements: dict
+      returned: when O(return_objects) is true (by default, without O(output_dir))
+    object_count:
+      description: How many objects the environment has.
+      type: int
+      sample: 9
 files:
   description: Paths of the files that were (or in check mode would be) written or changed.
   returned: success
@@ -143,7 +155,6 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import r
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import HAS_YAML
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
-    load_from_params,
     secret_values,
 )
 
@@ -155,6 +166,7 @@ def main():
         output_dir=dict(type="path"),
         include_secrets=dict(type="bool", default=False),
         checksum_key=dict(type="str", no_log=True),
+        return_objects=dict(type="bool"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_YAML:
@@ -163,6 +175,9 @@ def main():
 
     output_dir = module.params["output_dir"]
     include_secrets = module.params["include_secrets"]
+    return_objects = module.params["return_objects"]
+    if return_objects is None:
+        return_objects = not output_dir
     fixed_key = module.params["checksum_key"]
 
     def checksum_key(task, namespace):
@@ -176,8 +191,8 @@ def main():
     identity_warnings = []
     try:
         # rendering writes nothing to a cluster: an unknown project identity is only a warning here
-        project = load_from_params(module.params, warnings=identity_warnings)
-        rendered = render.render_tasks(project, module.params["tasks"], checksum_key=checksum_key)
+        project, rendered = render.load_and_render(module.params, module.params["tasks"], checksum_key=checksum_key,
+                                                   warnings=identity_warnings)
     except ContinuousPipeError as error:
         module.fail_json(msg=str(error))
     for warning in identity_warnings + list(project.warnings):
@@ -196,7 +211,7 @@ def main():
                                   before=before if not include_secrets else "", after=shown))
                 if not module.check_mode:
                     render.write_text(path, content, 0o600 if include_secrets else 0o644)
-        environments.append(item.summary(path))
+        environments.append(item.summary(path, with_objects=return_objects))
 
     result = dict(changed=bool(files), environments=environments, files=files)
     if module._diff:
