@@ -320,6 +320,8 @@ class Bench(base.Bench):
             seen = {}
             watcher = threading.Thread(target=self.watch_succeeded, args=(namespace, "run-latency", seen), daemon=True)
             watcher.start()
+            while "open" not in seen and watcher.is_alive():
+                time.sleep(0.05)  # the watch is open before the pod exists
             position = self.audit_position()
             wall, cpu, _ = self.measure.run(self.local_playbook(path), self.ansible_env())
             watcher.join(timeout=5)
@@ -334,29 +336,19 @@ class Bench(base.Bench):
         self.delete_namespace(namespace)
 
     def watch_succeeded(self, namespace, pod, seen):
-        """Record (epoch seconds) when the pod is first seen Succeeded, by a watch of its own."""
-        proc = subprocess.Popen(self.kctl("-n", namespace, "get", "pod", pod, "--watch", "--output-watch-events",
-                                             "-o", "json", "--request-timeout=60s"),
-                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        decoder = json.JSONDecoder()
-        buffer = ""
-        deadline = time.time() + 60
-        try:
-            for chunk in iter(lambda: proc.stdout.read(1), ""):
-                buffer += chunk
-                try:
-                    event, end = decoder.raw_decode(buffer.lstrip())
-                except ValueError:
-                    continue
-                buffer = buffer.lstrip()[end:]
-                obj = event.get("object") or {}
-                if (obj.get("status") or {}).get("phase") == "Succeeded":
+        """Record (epoch seconds) when the pod is first seen Succeeded, by a watch of this process."""
+        import urllib.request
+
+        path = "/api/v1/namespaces/%s/pods?watch=true&fieldSelector=metadata.name%%3D%s&timeoutSeconds=60" % (
+            namespace, pod)
+        request = urllib.request.Request(self.cluster.server + path, headers={"Accept": "application/json"})
+        with urllib.request.urlopen(request, context=self.cluster._ssl(client_cert=True), timeout=70) as response:
+            seen["open"] = True
+            for line in response:
+                event = json.loads(line)
+                if ((event.get("object") or {}).get("status") or {}).get("phase") == "Succeeded":
                     seen["succeeded"] = time.time()
                     return
-                if time.time() > deadline:
-                    return
-        finally:
-            proc.kill()
 
     def audit_pod_delete(self, position, namespace, pod):
         with open(self.cluster.logs / "audit.log", encoding="utf-8") as handle:

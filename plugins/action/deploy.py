@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible_collections.continuouspipe.kubernetes.plugins.plugin_utils.in_process import ModuleAction, preload
 
-preload("deploy")
+preload("deploy", utils=("translate.environment",))
 
 
 class ActionModule(ModuleAction):

@@ -63,11 +63,14 @@ IN_PROCESS_VARIABLE = "continuouspipe_in_process"
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local", "ansible.legacy.local")
 
 
-def preload(*names: str) -> None:
-    """Import modules of the collection now (from an action plugin file, so in the main process)."""
-    for name in names:
+def preload(*names: str, utils=()) -> None:
+    """Import modules of the collection now (from an action plugin file, so in the main process),
+    and the module_utils they import only when they run (``utils``, names under module_utils)."""
+    modules = [MODULES_PACKAGE + name for name in names]
+    modules += ["ansible_collections.continuouspipe.kubernetes.plugins.module_utils." + name for name in utils]
+    for module in modules:
         try:
-            importlib.import_module(MODULES_PACKAGE + name)
+            importlib.import_module(module)
         except Exception:  # pragma: no cover - reported when the task runs (or the module runs remotely)
             pass
 
