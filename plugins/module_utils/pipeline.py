@@ -149,6 +149,7 @@ class PipelineRun:
         self.runtime_variables: Dict[str, str] = {}
         self.namespaces_by_environment: Dict[str, str] = {}
         self.task_ids: List[str] = []
+        self.created_namespaces = set()
 
     # -- the run -----------------------------------------------------------------------------------
 
@@ -247,8 +248,14 @@ class PipelineRun:
             self.diffs.extend(result.diff)
         self.would_change = self.would_change or result.changed
         previous = (self.params.get("previous_releases") or {}).get(task.identifier)
-        created = any(obj.get("kind") == "Namespace" and obj.get("action") == "created" for obj in result.objects)
+        # created by this task, or by an earlier task of this run: either way it did not exist before
+        if any(obj.get("kind") == "Namespace" and obj.get("action") == "created" for obj in result.objects):
+            self.created_namespaces.add(result.namespace)
+        created = result.namespace in self.created_namespaces
         known = isinstance(previous, dict)
+        if not known and result.changed and not self.preflight and result.release == 1:
+            # this run recorded the task's first release: there was none before it
+            previous, known = {"release": None, "namespace_created": created}, True
         if result.changed:
             status = "would change" if self.preflight else "deployed"
         else:

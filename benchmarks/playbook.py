@@ -22,7 +22,7 @@ time). Tools run one after the other, interleaved run by run, against one local 
                  starts) through ansible-playbook; from the moment a watcher of this script sees
                  the pod Succeeded to the moment the module deletes it (API server audit log)
 
-    python benchmarks/ansible.py [--runs 3] [--sections ...] [--services 30 200] [--readme] [--json OUT]
+    python benchmarks/playbook.py [--runs 3] [--sections ...] [--services 30 200] [--readme] [--json OUT]
 
 Like run.py, the collection runs in a venv with what users install (requirements.txt and the
 ansible-core of requirements-dev.txt), kubernetes.core in its own venv (the ``ansible`` package).
