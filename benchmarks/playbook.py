@@ -37,7 +37,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -115,8 +114,9 @@ class Measure:
         if check and proc.returncode != 0:
             raise RuntimeError("%s failed (%s):\n%s\n%s" % (argv[0], proc.returncode, proc.stdout[-4000:],
                                                             proc.stderr[-3000:]))
-        user, system, _rss = out.read_text().strip().splitlines()[-1].split()
+        user, system, rss = out.read_text().strip().splitlines()[-1].split()
         out.unlink()
+        self.peak_mb = int(rss) / 1024.0
         return wall, float(user) + float(system), proc.stdout + proc.stderr
 
 
@@ -157,7 +157,7 @@ class Bench(base.Bench):
 
     def floor(self):
         path = self.playbook_file("empty", [])
-        rows = [self.measure.run(self.local_playbook(path), self.ansible_env())[:2] for _ in range(self.args.runs)]
+        rows = [self.measure.run(self.local_playbook(path), self.ansible_env())[:2] for dummy in range(self.args.runs)]
         self.results["floor"] = {"wall": med(r[0] for r in rows), "cpu": med(r[1] for r in rows)}
         log("floor: %.2fs wall, %.2fs cpu" % (self.results["floor"]["wall"], self.results["floor"]["cpu"]))
 
@@ -173,7 +173,7 @@ class Bench(base.Bench):
         self.measure.run(self.local_playbook(path), self.ansible_env())  # deployed once (not measured)
         self.settle(namespace)
         rows = {"in-process": [], "module": []}
-        for _ in range(self.args.runs):
+        for dummy in range(self.args.runs):
             for mode, extra in (("in-process", []), ("module", ["-e", "continuouspipe_in_process=false"])):
                 wall, cpu, output = self.measure.run(self.local_playbook(path, *extra), self.ansible_env())
                 assert "changed=0" in output, output[-2000:]
@@ -211,11 +211,10 @@ class Bench(base.Bench):
             files, deployments = self.render_app(kbranch)
             namespace = "shop-" + kbranch
             for phase in ("fresh", "unchanged"):
-                wall_a, cpu_a, _ = self.measure.run(self.kctl("apply", "--server-side", "--field-manager=bench",
-                                                                 *sum((["-f", f] for f in files), [])), self.env)
-                wall_s, cpu_s, _ = self.measure.run(self.kctl("-n", namespace, "rollout", "status",
-                                                                 *["deployment/%s" % d for d in deployments]),
-                                                    self.env)
+                apply = self.kctl("apply", "--server-side", "--field-manager=bench", *sum((["-f", f] for f in files), []))
+                status = self.kctl("-n", namespace, "rollout", "status", *["deployment/%s" % d for d in deployments])
+                wall_a, cpu_a = self.measure.run(apply, self.env)[:2]
+                wall_s, cpu_s = self.measure.run(status, self.env)[:2]
                 rows["kubectl"][phase].append((wall_a + wall_s, cpu_a + cpu_s))
                 self.settle(namespace)
             for name in ("shop-" + branch, namespace):
@@ -253,13 +252,13 @@ class Bench(base.Bench):
                     argv, env = self.rollout_command(tool, namespace, objects)
                     for phase in ("fresh", "unchanged"):
                         if tool == "kubectl":
-                            wall_a, cpu_a, _ = self.measure.run(argv, env)
-                            wall_s, cpu_s, _ = self.measure.run(self.kctl(
+                            wall_a, cpu_a = self.measure.run(argv, env)[:2]
+                            wall_s, cpu_s = self.measure.run(self.kctl(
                                 "-n", namespace, "rollout", "status", "--timeout=600s",
-                                *["deployment/%s" % d for d in deployments]), self.env)
+                                *["deployment/%s" % d for d in deployments]), self.env)[:2]
                             wall, cpu = wall_a + wall_s, cpu_a + cpu_s
                         else:
-                            wall, cpu, _ = self.measure.run(argv, env)
+                            wall, cpu = self.measure.run(argv, env)[:2]
                         rows[tool][phase].append((wall, cpu))
                         log("rollout %d %-16s %-9s %6.2fs wall %6.2fs cpu" % (services, tool, phase, wall, cpu))
                         self.settle(namespace)
@@ -296,7 +295,7 @@ class Bench(base.Bench):
             project.mkdir(exist_ok=True)
             (project / "continuous-pipe.yml").write_text(base.project_text(services))
             samples = []
-            for _ in range(self.args.runs):
+            for dummy in range(self.args.runs):
                 out = self.work / ("render-out-%d-%s" % (services, uuid.uuid4().hex[:4]))
                 proc = subprocess.run([self.python, "-c", RENDER_SCRIPT, str(base.collection_path()), str(services),
                                        str(project), str(out)], capture_output=True, text=True, check=True)
@@ -304,8 +303,8 @@ class Bench(base.Bench):
             row = {key: med(s[key] for s in samples) for key in ("load", "translate", "module", "result_bytes")}
             row.update(services=services, objects=samples[0]["objects"])
             rows.append(row)
-            log("render %d: load %.2f translate %.2f module %.2f" % (services, row["load"], row["translate"],
-                                                                      row["module"]))
+            log("render %d: load %.2f translate %.2f module %.2f" % (
+                services, row["load"], row["translate"], row["module"]))
         self.results["render"] = rows
 
     def run_latency(self):
@@ -316,14 +315,14 @@ class Bench(base.Bench):
             "kubeconfig": self.kubeconfig}}
         path = self.playbook_file("run-latency", [task])
         samples = []
-        for _ in range(max(3, self.args.runs)):
+        for dummy in range(max(3, self.args.runs)):
             seen = {}
             watcher = threading.Thread(target=self.watch_succeeded, args=(namespace, "run-latency", seen), daemon=True)
             watcher.start()
             while "open" not in seen and watcher.is_alive():
                 time.sleep(0.05)  # the watch is open before the pod exists
             position = self.audit_position()
-            wall, cpu, _ = self.measure.run(self.local_playbook(path), self.ansible_env())
+            wall, cpu = self.measure.run(self.local_playbook(path), self.ansible_env())[:2]
             watcher.join(timeout=5)
             deleted = self.audit_pod_delete(position, namespace, "run-latency")
             if "succeeded" in seen and deleted is not None:
@@ -412,8 +411,8 @@ def tables(results) -> str:
         for tool, label in (("deploy.yml", "playbooks/deploy.yml (preflight, rollout, report)"),
                             ("kubectl", "kubectl apply --server-side + rollout status")):
             row = pipeline[tool]
-            out.append("| %s | %.2f | %.2f | %.2f | %.2f |" % (label, row["fresh"]["wall"], row["fresh"]["cpu"],
-                                                              row["unchanged"]["wall"], row["unchanged"]["cpu"]))
+            out.append("| %s | %.2f | %.2f | %.2f | %.2f |" % (
+                label, row["fresh"]["wall"], row["fresh"]["cpu"], row["unchanged"]["wall"], row["unchanged"]["cpu"]))
         ratio = pipeline["deploy.yml"]["unchanged"]["wall"] / max(pipeline["kubectl"]["unchanged"]["wall"], 1e-9)
         out.append("")
         out.append("Unchanged pipeline ÷ kubectl: **%.2f×** (wall)." % ratio)

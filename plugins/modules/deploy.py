@@ -194,8 +194,8 @@ notes:
     for with rollout-status semantics and fail fast. Objects no longer rendered are pruned.
   - Secret values (from O(secret_variables), TLS keys) never appear in results, diffs or
     annotations.
-  - When the task's connection is local (C(connection: local), the hosts of the
-    C(continuouspipe.kubernetes.clusters) inventory, localhost) and nothing asks for privilege
+  - When the task's connection is C(local) (as for the hosts of the
+    C(continuouspipe.kubernetes.clusters) inventory and for localhost) and nothing asks for privilege
     escalation, the module runs inside the controller's Ansible process (its action plugin), which
     saves starting a Python process and importing the Kubernetes client for every task, and shows
     progress while it waits. It then uses the controller's Python, whatever
