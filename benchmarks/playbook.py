@@ -51,6 +51,7 @@ MARK_BEGIN = "<!-- ansible-results:begin -->"
 MARK_END = "<!-- ansible-results:end -->"
 SECTIONS = ("floor", "task", "pipeline", "rollout", "render", "run")
 AGENT = "continuouspipe.kubernetes"
+FLOW = "5ea0c0de-0000-4000-8000-00000000d3e0"  # examples/app's identity (examples/demo.sh)
 
 RENDER_SCRIPT = r"""
 import json, sys, time, resource
@@ -58,7 +59,7 @@ sys.path.insert(0, sys.argv[1])
 n, project, out = int(sys.argv[2]), sys.argv[3], sys.argv[4]
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import render
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import load_from_params
-params = {"source_dir": project, "branch": "main", "variables": {"TAG": "1"},
+params = {"source_dir": project, "branch": "main", "variables": {"TAG": "1"}, "flow_uuid": "0b9c6d1e-0000-4000-8000-0000000000b1",
           "secret_variables": {"API_TOKEN": "bench-token"}}
 def cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -197,6 +198,7 @@ class Bench(base.Bench):
             branch = "bench-%d-%s" % (attempt, uuid.uuid4().hex[:4])
             argv = [self.playbook_bin, "-i", str(inventory), str(ROOT / "playbooks" / "deploy.yml"),
                     "-e", json.dumps({"environment_group": "uat", "source_dir": str(APP), "branch": branch,
+                                      "flow_uuid": FLOW,
                                       "secret_variables": {"DATABASE_PASSWORD": "bench-password-1"}})]
             for phase in ("fresh", "unchanged"):
                 wall, cpu, output = self.measure.run(argv, self.ansible_env())
@@ -226,7 +228,7 @@ class Bench(base.Bench):
     def render_app(self, branch):
         out = self.work / ("rendered-%s" % branch)
         path = self.playbook_file("render-app", [{"continuouspipe.kubernetes.render": {
-            "source_dir": str(APP), "branch": branch, "output_dir": str(out), "include_secrets": True,
+            "source_dir": str(APP), "branch": branch, "output_dir": str(out), "include_secrets": True, "flow_uuid": FLOW,
             "variables": {"CLUSTER_NAME": "bench"}, "secret_variables": {"DATABASE_PASSWORD": "bench-password-1"}}}])
         self.measure.run(self.local_playbook(path), self.ansible_env())
         files = sorted(str(p) for p in out.rglob("*.yml"))

@@ -158,6 +158,7 @@ class PipelineRun:
         try:
             with gc_pause.paused():
                 project = load_from_params(self.params)
+            self.outcome["flow_uuid"] = project.release.flow_uuid
             for warning in project.warnings:
                 self.warn(warning)
             tasks = [task for pipeline in pipelines_of(project, self.params.get("pipeline")) for task in pipeline.tasks]

@@ -164,6 +164,11 @@ preflight:
   description: Whether this was a dry run (O(preflight) or check mode).
   returned: always
   type: bool
+flow_uuid:
+  description: The project's identity (its flow UUID), which owns the environments it deploys.
+  returned: when the project could be loaded
+  type: str
+  sample: 5ea0c0de-0000-4000-8000-00000000d3e0
 status:
   description: V(deployed) (something changed), V(unchanged), V(checked) (a dry run) or V(failed).
   returned: always

@@ -37,6 +37,7 @@ from fixtures import cluster, clusters  # noqa: E402,F401  pylint: disable=unuse
 APP = os.path.join(ROOT, "examples", "app")
 COLLECTIONS = os.path.join(ROOT, ".build", "collections")
 SECRET = "canary-output-password-71c2"
+FLOW = "5ea0c0de-0000-4000-8000-00000000d3e0"  # the demo project's identity (examples/demo.sh)
 PIPELINE_TASKS = ("infrastructure", "migrations", "application", "smoke_test", "notify")
 
 Run = collections.namedtuple("Run", "rc output")
@@ -65,7 +66,7 @@ def environment():
 
 
 def deploy(inventory, group, branch, *args, source_dir=APP, check=True, **extra):
-    variables = {"environment_group": group, "source_dir": str(source_dir), "branch": branch,
+    variables = {"environment_group": group, "source_dir": str(source_dir), "branch": branch, "flow_uuid": FLOW,
                  "secret_variables": json.dumps({"DATABASE_PASSWORD": SECRET})}
     variables.update(extra)
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
@@ -228,7 +229,7 @@ def test_progress_lines_reach_an_awx_job_while_the_rollout_waits(cluster, tmp_pa
     (pdd / "env" / "envvars").write_text(yaml.safe_dump({
         "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}))
-    extravars = {"environment_group": "uat", "branch": branch, "source_dir": ".", "preflight": "false",
+    extravars = {"environment_group": "uat", "branch": branch, "source_dir": ".", "preflight": "false", "flow_uuid": FLOW,
                  "deploy_progress_interval": "3", "secret_variables": json.dumps({"DATABASE_PASSWORD": SECRET})}
     (pdd / "env" / "extravars").write_text(
         "---\n" + "".join("%s: !unsafe %s\n" % (key, json.dumps(value)) for key, value in extravars.items()))
