@@ -165,7 +165,7 @@ class PipelineRun:
             self.task_ids = [task.identifier for task in tasks]
             unknown = [name for name in self.params.get("only_tasks") or [] if name not in self.task_ids]
             if unknown:
-                raise DefinitionError("only_tasks names unknown task(s) %s; the pipeline of %s has: %s" % (
+                raise DefinitionError("unknown task(s) %s; the pipeline of %s has: %s" % (
                     ", ".join(unknown), project.release.branch, ", ".join(self.task_ids) or "none"),
                     path=("only_tasks",))
             for task in tasks:

@@ -635,7 +635,8 @@ class Engine:
         else:
             self.addresses = endpoints_mod.wait_addresses(
                 self.cluster, self.namespace, endpoint_plans, timeout=self.options.endpoint_timeout,
-                poll=self.options.poll_interval, node_port_address=self.options.node_port_address)
+                poll=self.options.poll_interval, node_port_address=self.options.node_port_address,
+                progress=self.options.progress, progress_interval=self.options.progress_interval)
         self.result.endpoints = [found.to_dict() for found in self.addresses.values()]
         self.result.variables = endpoints_mod.variables(self.addresses)
         self.result.warnings.extend(endpoints_mod.integration_warnings(self.addresses))
