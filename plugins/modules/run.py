@@ -16,6 +16,8 @@ description:
   - The task fails when the pod does not end C(Succeeded) (a command exited non-zero, or the pod was
     evicted), when it cannot start (invalid image, image pull back-off, missing Secret key), or when it
     does not finish within O(timeout).
+  - The pod is watched (the API server tells when it changes), not polled, so its end is seen within
+    moments.
   - The pod, and the Secret holding O(secret_environment), are deleted in every case — success,
     failure, timeout, Ctrl-C or SIGTERM. The Secret is owned by the pod, so the garbage collector
     deletes it with the pod even if the module process is killed.
