@@ -200,7 +200,7 @@ class PipelineRun:
             return OTHER_TASKS.get(task.type, "%s tasks are not run by this collection" % task.type)
         if self.params.get("match_cluster", True) and task.cluster and task.cluster not in names:
             return ("its cluster is %s, and this cluster is %s (add it to the cluster's aliases in the inventory, "
-                    "or set deploy_match_cluster to false)" % (task.cluster, ", ".join(names) or "unnamed"))
+                    "or set match_cluster, the role's deploy_match_cluster, to false)" % (task.cluster, ", ".join(names) or "unnamed"))
         if task.filter and not filter_holds(task, release, self.tasks_services(), self.params.get("changed_files")):
             return "its filter is false: %s" % task.filter
         if isinstance(task, model.RunTask) and self.preflight:

@@ -15,17 +15,28 @@ when nobody listens (so that callers can skip building the lines).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
+MASK = "********"
 _global_sink: Optional[Callable[[str], None]] = None
+_hidden: List[object] = []
 
 
 def set_sink(sink: Optional[Callable[[str], None]]) -> Optional[Callable[[str], None]]:
-    """Install ``sink`` (a function printing one line) for the whole process; return the previous one."""
+    """Install ``sink`` (a function printing one line) for the whole process; return the previous one.
+
+    Values hidden with ``hide`` are forgotten whenever the sink changes."""
     global _global_sink
     previous = _global_sink
     _global_sink = sink
+    del _hidden[:]
     return previous
+
+
+def hide(values) -> None:
+    """Never print these values (a collection, e.g. a module's ``no_log_values``, read at each line,
+    so values added to it later are hidden too)."""
+    _hidden.append(values)
 
 
 def sink() -> Optional[Callable[[str], None]]:
@@ -33,10 +44,15 @@ def sink() -> Optional[Callable[[str], None]]:
 
 
 def emit(text: str) -> None:
-    """Print one progress line if anyone listens."""
+    """Print one progress line if anyone listens, hidden values masked."""
     target = sink()
-    if target is not None:
-        target(text)
+    if target is None:
+        return
+    for values in _hidden:
+        for value in list(values):
+            if isinstance(value, str) and value and value in text:
+                text = text.replace(value, MASK)
+    target(text)
 
 
 def reporter(prefix: str = "") -> Optional[Callable[[str], None]]:

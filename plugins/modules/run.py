@@ -279,6 +279,14 @@ duration:
   description: Seconds from the creation of the pod to its end.
   returned: always
   type: float
+timings:
+  description:
+    - Seconds spent creating the pod (C(create), from the start of the run, Secret and claims
+      included), from its creation until its end was seen (C(wait), the end is watched, not polled),
+      reading its output (C(output)) and deleting it (C(cleanup)); empty in check mode.
+  returned: always
+  type: dict
+  sample: {"create": 0.03, "wait": 1.21, "output": 0.02, "cleanup": 0.01}
 message:
   description: What happened, in one sentence.
   returned: always

@@ -503,6 +503,7 @@ class RunResult:
     finished: Optional[str] = None
     duration: float = 0.0
     message: str = ""
+    timings: Dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         out = dict(self.__dict__)
@@ -590,7 +591,10 @@ def read_output(cluster, pod: str, namespace: str, container: str) -> Tuple[Opti
     """(output, truncated, why not): the container's log, when the cluster serves logs."""
     path = cluster.resource("v1", "Pod").path(pod, namespace, "log")
     try:
-        data = cluster.request("GET", path, query={"container": container}, raw=True, timeout=120)
+        # best effort, once: a 5xx here is the API server failing to reach the kubelet (or the node
+        # is gone); retrying it would hold the end of every run for seconds (429/503 are still retried)
+        data = cluster.request("GET", path, query={"container": container}, raw=True, timeout=120,
+                               idempotent=False)
     except ClusterError as error:
         return None, False, str(error)
     truncated = len(data) > MAX_OUTPUT_BYTES
@@ -663,6 +667,8 @@ def run(cluster, spec: RunSpec, timeout: float = 3600, check_mode: bool = False,
                 created_secret = True
             live = _create(cluster, pod_manifest, False)
             created_pod = True
+            created = time.monotonic()
+            result.timings["create"] = round(created - started, 3)
             if secret is not None:
                 _own(cluster, secrets, secret, live)
             try:
@@ -675,13 +681,18 @@ def run(cluster, spec: RunSpec, timeout: float = 3600, check_mode: bool = False,
                 terminated = (_container_status(live, container).get("state") or {}).get("terminated") or {}
                 result.started = terminated.get("startedAt") or (live.get("status") or {}).get("startTime")
                 result.finished = terminated.get("finishedAt")
+            seen = time.monotonic()
+            result.timings["wait"] = round(seen - created, 3)
             result.output, result.output_truncated, why = read_output(cluster, spec.pod, spec.namespace, container)
             result.output_available = result.output is not None
+            result.timings["output"] = round(time.monotonic() - seen, 3)
             if why:
                 warn("the output of pod %s is not available (the cluster serves no logs for it): %s" % (spec.pod, why))
         finally:
             result.duration = round(time.monotonic() - started, 3)
+            cleanup = time.monotonic()
             result.cleaned_up = _cleanup(cluster, pods, secrets, spec, created_pod, created_secret, warn)
+            result.timings["cleanup"] = round(time.monotonic() - cleanup, 3)
     if failure is not None:
         result.message = str(failure)
         raise RunError(result.message, result.to_dict())
