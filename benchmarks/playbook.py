@@ -51,6 +51,7 @@ MARK_BEGIN = "<!-- ansible-results:begin -->"
 MARK_END = "<!-- ansible-results:end -->"
 SECTIONS = ("floor", "task", "pipeline", "rollout", "render", "run")
 AGENT = "continuouspipe.kubernetes"
+CLUSTER_NAME = "bench-playbook"
 FLOW = "5ea0c0de-0000-4000-8000-00000000d3e0"  # examples/app's identity (examples/demo.sh)
 
 RENDER_SCRIPT = r"""
@@ -125,6 +126,9 @@ class Bench(base.Bench):
     def __init__(self, args):
         args.keep = getattr(args, "keep", False)
         super().__init__(args)
+        # room for 200 services while the namespaces of the previous tool are being deleted (a kwok
+        # node takes 110 pods)
+        self.cluster = self.cp.Cluster(CLUSTER_NAME, nodes=args.nodes)
         self.measure = Measure(self.work)
         self.results = {}
         self.playbook_bin = str(base.RUNTIME_VENV / "bin" / "ansible-playbook")
@@ -151,7 +155,8 @@ class Bench(base.Bench):
         return [self.kubectl] + list(args)
 
     def delete_namespace(self, namespace):
-        subprocess.run([self.kubectl, "delete", "namespace", namespace, "--wait=false"], env=self.env,
+        """Deleted, and waited for (not measured): the next tool starts on an idle control plane."""
+        subprocess.run([self.kubectl, "delete", "namespace", namespace, "--timeout=600s"], env=self.env,
                        capture_output=True, check=False)
 
     # -- sections ----------------------------------------------------------------------------------
@@ -248,7 +253,8 @@ class Bench(base.Bench):
             objects = base.render(self.project, "bench-template")
             deployments = [o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"]
             rows = {tool: {"fresh": [], "unchanged": []} for tool in ("module", "kubectl", "kcore-list-wait")}
-            for attempt in range(self.args.runs):
+            runs = self.args.runs if services <= 100 else self.args.runs_large
+            for attempt in range(runs):
                 for tool in rows:
                     namespace = "b%d-%s-%d-%s" % (services, tool.replace("-", "")[:8], attempt, uuid.uuid4().hex[:4])
                     argv, env = self.rollout_command(tool, namespace, objects)
@@ -484,8 +490,11 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--services", nargs="+", type=int, default=[30, 200])
+    parser.add_argument("--runs-large", type=int, default=1,
+                        help="runs of the rollout section above 100 services (kubernetes.core takes ~20 min each)")
     parser.add_argument("--render-services", nargs="+", type=int, default=[1000, 2000, 3000])
     parser.add_argument("--keep", action="store_true", help="keep the cluster")
+    parser.add_argument("--nodes", type=int, default=6, help="kwok nodes of the benchmark's cluster")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--readme", action="store_true")
     args = parser.parse_args(argv)
