@@ -105,3 +105,14 @@ def test_a_progress_line_details_five_workloads_at_most():
     assert line.startswith("waiting 1m05s: 0 of 200 workloads ready; svc00: not found yet; ")
     assert line.endswith("; and 195 more")
     assert len(line) < 300
+
+
+def test_the_poll_interval_grows_with_the_objects_a_poll_lists():
+    from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.rollout import Waiter
+
+    waiter = Waiter(cluster=None, namespace="env", poll=0.5)
+    assert waiter.interval(60) == 0.5      # 30 services: as often as asked
+    assert waiter.interval(200) == 1.0
+    assert waiter.interval(400) == 2.0     # 200 services
+    assert waiter.interval(5000) == 2.0
+    assert Waiter(cluster=None, namespace="env", poll=5.0).interval(10) == 5.0

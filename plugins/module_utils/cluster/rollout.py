@@ -29,6 +29,10 @@ their recent events (one LIST of events per failing pod, only on the failure pat
 
 Timeouts are per workload (``WaitTarget.timeout``, ContinuousPipe's formula from the ComponentPlan
 unless the deploy overrides it).
+
+The poll interval (0.5 s) grows with the number of objects a poll lists, up to 2 s (200 services:
+400 objects, a poll every 2 s), so that waiting for a large environment does not take the CPU the
+control plane needs to roll it out.
 """
 from __future__ import annotations
 
@@ -45,6 +49,8 @@ FAIL_FAST_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Cr
                      "InvalidImageName")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 LOGS_UNAVAILABLE = "logs unavailable"
+OBJECTS_PER_POLL = 100  # Deployments and Pods listed per poll before the poll interval grows
+MAX_POLL = 2.0
 
 
 @dataclass
@@ -315,6 +321,7 @@ class Waiter:
         self.progress_interval = progress_interval
         self._unschedulable_since: Dict[str, float] = {}
         self._new_hash: Dict[tuple, Optional[str]] = {}
+        self._index = None  # (the poll's pods, their index by label pair)
         self.polls = 0
         self.stalled = 0.0  # seconds the API server took to answer beyond ``slow_answer``, not charged
         self.slow_answer = 5.0
@@ -368,8 +375,14 @@ class Waiter:
                 last_report = now
                 self.progress(progress_line(pending, done, deployments, pods, now - start, self._new_pods))
             if pending:
-                self.sleep(self.poll)
+                self.sleep(self.interval(len(deployments) + len(pods)))
         return done
+
+    def interval(self, listed: int) -> float:
+        """Seconds to the next poll: ``poll``, longer in a namespace of many objects (each poll lists
+        them all; 200 services polled every 0.5 s cost the controller as much CPU as the control plane
+        needs to roll them out), at most ``MAX_POLL``."""
+        return min(max(self.poll, self.poll * listed / OBJECTS_PER_POLL), max(self.poll, MAX_POLL))
 
     # -- deployments -------------------------------------------------------------------------------
 
@@ -403,7 +416,7 @@ class Waiter:
     def _new_pods(self, deployment, pods) -> List[dict]:
         """Pods of the Deployment's current revision (old ReplicaSets' pods are not its concern)."""
         selector = (deployment.get("spec") or {}).get("selector") or {}
-        mine = [pod for pod in pods if not (pod.get("metadata") or {}).get("deletionTimestamp")
+        mine = [pod for pod in self._candidates(selector, pods) if not (pod.get("metadata") or {}).get("deletionTimestamp")
                 and selector_matches(selector, (pod.get("metadata") or {}).get("labels") or {})]
         if not mine:
             return []
@@ -416,6 +429,20 @@ class Waiter:
             # revision annotations one after the other): judge again at the next poll.
             return []
         return [pod for pod in mine if ((pod.get("metadata") or {}).get("labels") or {}).get("pod-template-hash") == new_hash]
+
+    def _candidates(self, selector: dict, pods: List[dict]) -> List[dict]:
+        """The pods that carry the selector's first ``matchLabels`` pair (all of them without one),
+        from an index of the poll's pods by label: each Deployment does not scan every pod."""
+        match = (selector or {}).get("matchLabels") or {}
+        if not match:
+            return pods
+        if self._index is None or self._index[0] is not pods:
+            index: Dict[tuple, List[dict]] = {}
+            for pod in pods:
+                for pair in ((pod.get("metadata") or {}).get("labels") or {}).items():
+                    index.setdefault(pair, []).append(pod)
+            self._index = (pods, index)
+        return self._index[1].get(next(iter(match.items())), [])
 
     def _new_template_hash(self, deployment) -> Optional[str]:
         """The ``pod-template-hash`` of the Deployment's new ReplicaSet: the one whose pod template
