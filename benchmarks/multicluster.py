@@ -40,6 +40,7 @@ COLLECTIONS = os.path.join(ROOT, ".build", "collections")
 NAMES = ("aws-eu", "aws-us", "gce-eu")
 ROLLOUT_PLAY = "Roll out, cluster by cluster"
 PREFLIGHT_PLAY = "Preflight on every cluster of the group"
+FLOW = "5ea0c0de-0000-4000-8000-00000000d3e0"  # examples/app's identity (examples/demo.sh): no git remote here
 
 
 def cluster_module():
@@ -77,7 +78,7 @@ def run_once(work, inventory, serial, branch, image):
     pdd = tempfile.mkdtemp(prefix="run-", dir=work)
     os.makedirs(os.path.join(pdd, "inventory"))
     shutil.copy(inventory, os.path.join(pdd, "inventory", "bench.clusters.yml"))
-    extravars = {"environment_group": "production", "source_dir": APP, "branch": branch,
+    extravars = {"environment_group": "production", "source_dir": APP, "branch": branch, "flow_uuid": FLOW,
                  "rollout_serial": str(serial), "secret_variables": json.dumps({"DATABASE_PASSWORD": "pw-" + uuid.uuid4().hex}),
                  "images": json.dumps({"web": image})}
     envvars = {"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
@@ -115,7 +116,8 @@ def teardown(work, inventory, branch):
     pdd = tempfile.mkdtemp(prefix="teardown-", dir=work)
     ansible_runner.run(private_data_dir=pdd, playbook=os.path.join(ROOT, "playbooks", "teardown.yml"),
                        inventory=inventory, quiet=True,
-                       extravars={"environment_group": "production", "source_dir": APP, "branch": branch},
+                       extravars={"environment_group": "production", "source_dir": APP, "branch": branch,
+                                  "flow_uuid": FLOW},
                        envvars={"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
                                 "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")})
     shutil.rmtree(pdd, ignore_errors=True)

@@ -103,7 +103,9 @@ def project_text(services: int) -> str:
 
 
 def module_params(project: Path, namespace: str, kubeconfig: str) -> dict:
+    # the generated project is no git checkout: its identity is given
     return {"source_dir": str(project), "branch": "main", "namespace": namespace, "kubeconfig": kubeconfig,
+            "flow_uuid": "0b9c6d1e-0000-4000-8000-0000000000b1",
             "variables": {"TAG": "1"}, "secret_variables": {"API_TOKEN": "bench-token"}}
 
 

@@ -13,10 +13,15 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.continuouspipe.kubernetes.plugins.plugin_utils import clusters as cu
 
-try:
-    from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions
-except ImportError:  # pragma: no cover - the expressions module ships with the collection
-    expressions = None
+
+def _expressions():
+    """The expression language, imported when a filter needs it (it is the bulk of this file's imports,
+    and deploy.yml's request checks use the other filters)."""
+    try:
+        from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions
+    except ImportError:  # pragma: no cover - the expressions module ships with the collection
+        return None
+    return expressions
 
 
 def cluster_connection(cluster, credentials=None):
@@ -100,6 +105,7 @@ def task_filter(expression, release, tasks=None, changed_files=None):
     """
     if expression in (None, ""):
         return True
+    expressions = _expressions()
     if expressions is None:  # pragma: no cover
         raise AnsibleFilterError("task_filter: the expressions module is not available")
     release = cu.plain(release or {})

@@ -15,7 +15,8 @@ import dataclasses
 import time
 from typing import Optional
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, kinds, model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, gc_pause, kinds, model
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import progress as progress_mod
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import (
     checksum_key,
     connection,
@@ -57,12 +58,16 @@ DEPLOY_OPTIONS = dict(
     foreign_fields=dict(type="str", choices=list(engine.FOREIGN_FIELDS_MODES), default="remove"),
     lock_timeout=dict(type="int", default=lock.DEFAULT_TIMEOUT),
     allow_empty_services=dict(type="bool", default=False),
+    progress_interval=dict(type="int", default=10),
 )
 
 ARGSPEC = dict(SOURCE_ARGSPEC)
 ARGSPEC.update(connection.CONNECTION_ARGSPEC)
 ARGSPEC.update(DEPLOY_OPTIONS)
 ARGSPEC.update(platforms.PLATFORM_ARGSPEC)
+
+# progress=AUTO: the progress sink's reporter, if there is a sink
+AUTO = object()
 
 ROLLBACK_ARGSPEC = dict(connection.CONNECTION_ARGSPEC)
 ROLLBACK_ARGSPEC.update(
@@ -148,7 +153,8 @@ def deploy_options(params: dict, task: str, check_mode: bool, diff: bool) -> Dep
         prune_volumes=bool(params.get("prune_volumes")), history_limit=_given(params, "history_limit", 10),
         concurrency=_given(params, "concurrency", 8), check_mode=check_mode, diff=diff,
         node_port_address=params.get("node_port_address"), take_over=bool(params.get("take_over")),
-        foreign_fields=params.get("foreign_fields") or "remove")
+        foreign_fields=params.get("foreign_fields") or "remove",
+        progress_interval=_given(params, "progress_interval", 10))
 
 
 def _namespace_manifest(environment, task: str, project: str) -> Optional[dict]:
@@ -174,11 +180,14 @@ def claim(cluster, namespace: str, environment, task: str, project: str, operati
 
 
 def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None,
-        options_hook=None) -> DeployResult:
+        options_hook=None, project: Optional[model.Project] = None, progress=AUTO) -> DeployResult:
     """Deploy one task as the ``deploy`` module does; raises DefinitionError, ClusterError, DeployError.
 
     ``options_hook(options)`` may adjust the engine's DeployOptions (tests use it for
-    ``object_hook``); ``cluster`` reuses a connection.
+    ``object_hook``); ``cluster`` reuses a connection; ``project`` a project loaded from the same
+    ``params`` already (the pipeline module loads it once for all its tasks). ``progress(line)``
+    receives the rollout's progress lines; by default they go to the progress sink, if any
+    (``progress.reporter``), prefixed with the task identifier; None prints nothing.
     """
     from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate.environment import (
         TranslateOptions,
@@ -186,10 +195,13 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
         translate_environment,
     )
 
-    check_ranges(params, names=("wait_timeout", "endpoint_timeout", "history_limit", "concurrency", "lock_timeout"))
+    check_ranges(params, names=("wait_timeout", "endpoint_timeout", "history_limit", "concurrency", "lock_timeout",
+                                "progress_interval"))
     timings = {}
     start = time.monotonic()
-    project = load_from_params(params)
+    if project is None:
+        with gc_pause.paused():
+            project = load_from_params(params)
     task = select_task(project, params.get("task"))
     check_services(task, params)
     timings["load"] = round(time.monotonic() - start, 3)
@@ -203,9 +215,10 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     chosen = {}
 
     def translate(addresses=None, key=None):
-        return translate_environment(task, release, TranslateOptions(
-            namespace=namespace, deploy_variables=dict(deploy_variables), public_endpoints=dict(addresses or {}),
-            checksum_key=key or checksum_key.new_key(), platform=chosen["platform"]))
+        with gc_pause.paused():
+            return translate_environment(task, release, TranslateOptions(
+                namespace=namespace, deploy_variables=dict(deploy_variables), public_endpoints=dict(addresses or {}),
+                checksum_key=key or checksum_key.new_key(), platform=chosen["platform"]))
 
     first = None
     requested = platforms.requested(params)[0]
@@ -219,6 +232,7 @@ def run(params: dict, check_mode: bool = False, diff: bool = False, cluster=None
     options.namespace = namespace
     options.release_meta = release_meta(release)
     options.project = release.flow_uuid
+    options.progress = progress_mod.reporter("%s: " % task.identifier) if progress is AUTO else progress
     if options_hook is not None:
         options_hook(options)
     own = cluster is None
@@ -313,13 +327,15 @@ def _lock_timeout(params: dict) -> float:
 
 def rollback(params: dict, check_mode: bool = False, diff: bool = False, cluster=None) -> DeployResult:
     """Return an environment to a recorded release, as the ``rollback`` module does."""
-    check_ranges(params, names=("wait_timeout", "history_limit", "concurrency", "release", "lock_timeout"))
+    check_ranges(params, names=("wait_timeout", "history_limit", "concurrency", "release", "lock_timeout",
+                                "progress_interval"))
     options = DeployOptions(
         task=params["task"], namespace=params["namespace"], wait=params.get("wait", True),
         wait_timeout=params.get("wait_timeout"), rollback="none", prune=params.get("prune", True),
         prune_volumes=bool(params.get("prune_volumes")), history_limit=_given(params, "history_limit", 10),
         concurrency=_given(params, "concurrency", 8), check_mode=check_mode, diff=diff,
-        take_over=bool(params.get("take_over")), foreign_fields=params.get("foreign_fields") or "remove")
+        take_over=bool(params.get("take_over")), foreign_fields=params.get("foreign_fields") or "remove",
+        progress=progress_mod.reporter("rollback of %s: " % params["task"]))
     own = cluster is None
     cluster = cluster or connection.connect(params)
     namespace = params["namespace"]

@@ -25,6 +25,7 @@ RANGES: Dict[str, Tuple[int, int]] = {
     "concurrency": (1, 64),
     "release": (1, 2 ** 31 - 1),
     "lock_timeout": (0, 7 * DAY),
+    "progress_interval": (0, DAY),
 }
 
 

@@ -38,7 +38,7 @@ try:
 except ImportError:  # pragma: no cover - the module reports PyYAML missing
     yaml = None
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, model, naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import expressions, gc_pause, model, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.checksum_key import new_key
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import DefinitionError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import (
@@ -67,16 +67,19 @@ class RenderedTask:
     #: secret values the project writes in clear outside Secrets (``secrets_in_plain_fields: warn``)
     secrets: tuple = dataclasses.field(default=(), repr=False)
 
-    def summary(self, path: Optional[str] = None) -> dict:
-        return {
+    def summary(self, path: Optional[str] = None, with_objects: bool = True) -> dict:
+        out = {
             "task": self.task.identifier,
             "cluster": self.task.cluster,
             "namespace": self.namespace,
             "filter": self.filter,
             "services": [service.identifier for service in self.task.services],
             "file": path,
-            "objects": masked_objects(self.objects, self.secrets),
+            "object_count": len(self.objects),
         }
+        if with_objects:
+            out["objects"] = masked_objects(self.objects, self.secrets)
+        return out
 
 
 def _mask_values(value, secrets):
@@ -93,16 +96,38 @@ def _mask_values(value, secrets):
 
 def masked_objects(objects, secrets=()) -> list:
     """Secret values masked, and the pod checksums computed from them; ``secrets`` (values written
-    in clear outside Secrets, longest first) masked wherever they appear."""
+    in clear outside Secrets, longest first) masked wherever they appear.
+
+    The objects themselves are left as they are: what changes is copied (a Secret; the path from a
+    workload to its checksum annotation; an object holding a secret value), everything else is shared.
+    """
     out = masked_all(objects)
     if secrets:
         out = [_mask_values(obj, secrets) for obj in out]
-    for obj in out:
-        template = (obj.get("spec") or {}).get("template") if obj.get("kind") != "Pod" else obj
-        annotations = ((template or {}).get("metadata") or {}).get("annotations") or {}
-        if labels.CHECKSUM in annotations:
-            annotations[labels.CHECKSUM] = CHECKSUM_PREFIX + MASK
-    return out
+    return [_checksum_masked(obj) for obj in out]
+
+
+def _checksum_masked(obj: dict) -> dict:
+    if obj.get("kind") == "Pod":
+        return _with_masked_checksum(obj)
+    template = (obj.get("spec") or {}).get("template")
+    if not isinstance(template, dict):
+        return obj
+    shown = _with_masked_checksum(template)
+    if shown is template:
+        return obj
+    return dict(obj, spec=dict(obj["spec"], template=shown))
+
+
+def _with_masked_checksum(holder: dict) -> dict:
+    """``holder`` (a pod or a pod template) with its checksum annotation masked (a copy when there is one)."""
+    metadata = holder.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    if labels.CHECKSUM not in annotations:
+        return holder
+    annotations = dict(annotations)
+    annotations[labels.CHECKSUM] = CHECKSUM_PREFIX + MASK
+    return dict(holder, metadata=dict(metadata, annotations=annotations))
 
 
 def kept_checksum_key(text: Optional[str], task: str) -> Optional[bytes]:
@@ -169,7 +194,8 @@ def _render_tasks(project, names, options, checksum_key) -> List[RenderedTask]:
             key = checksum_key(task, task_options.namespace) if checksum_key else None
             task_options = dataclasses.replace(task_options, checksum_key=key or new_key())
         environment = translate_environment(task, project.release, task_options)
-        rendered.append(RenderedTask(task, environment.namespace, environment.manifests(), task.filter,
+        # The objects were just built for this call (no copy needed): nothing else holds them.
+        rendered.append(RenderedTask(task, environment.namespace, environment.objects, task.filter,
                                      project.exposed_secrets))
     return rendered
 
@@ -197,6 +223,18 @@ def _file_name(task: model.DeployTask) -> str:
     return "%s.yml" % identifier
 
 
+def load_and_render(params: dict, names=None, options: Optional[TranslateOptions] = None,
+                    checksum_key: Optional[Callable[[model.DeployTask, str], bytes]] = None, warnings=None):
+    """(project, rendered tasks) of module options: load once, translate each task once.
+
+    ``warnings``: see ``source.load_from_params``."""
+    from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import load_from_params
+
+    with gc_pause.paused():
+        project = load_from_params(params, warnings=warnings)
+        return project, render_tasks(project, names, options, checksum_key)
+
+
 def task_path(output_dir: str, namespace: str, task: model.DeployTask) -> str:
     """``<output_dir>/<namespace>/<task>.yml``, refusing any name that would leave ``output_dir``."""
     if not isinstance(namespace, str) or not naming.is_dns1123_label(namespace):
@@ -212,7 +250,8 @@ def task_file(output_dir: str, rendered: RenderedTask) -> str:
 
 def file_content(rendered: RenderedTask, include_secrets: bool) -> str:
     objects = rendered.objects if include_secrets else masked_objects(rendered.objects, rendered.secrets)
-    return dump_all(objects)
+    with gc_pause.paused():
+        return dump_all(objects)
 
 
 def read_text(path: str) -> Optional[str]:

@@ -173,6 +173,16 @@ options:
         V(0) fails at once; at most 604800 (7 days).
     type: int
     default: 600
+  progress_interval:
+    description:
+      - While rollouts are waited for, print a progress line at most every that many seconds (which
+        workloads are ready, how many pods of the others are, their first pod's state, the time
+        waited); V(0) prints none.
+      - Lines are printed while the task runs when it runs in the controller's process (the default
+        for a task whose connection is local, see the notes); a module run on a remote host cannot
+        print before it ends.
+    type: int
+    default: 10
 attributes:
   check_mode:
     support: full
@@ -197,6 +207,13 @@ notes:
     for with rollout-status semantics and fail fast. Objects no longer rendered are pruned.
   - Secret values (from O(secret_variables), TLS keys) never appear in results, diffs or
     annotations.
+  - When the task's connection is C(local) (as for the hosts of the
+    C(continuouspipe.kubernetes.clusters) inventory and for localhost) and nothing asks for privilege
+    escalation, the module runs inside the controller's Ansible process (its action plugin), which
+    saves starting a Python process and importing the Kubernetes client for every task, and shows
+    progress while it waits. It then uses the controller's Python, whatever
+    C(ansible_python_interpreter) says; set the variable C(continuouspipe_in_process=false) to run it
+    as an ordinary module. The same holds for every module of the collection.
 seealso:
   - module: continuouspipe.kubernetes.render
   - module: continuouspipe.kubernetes.rollback

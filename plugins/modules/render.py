@@ -52,6 +52,13 @@ options:
         unless the files are written with their secrets.
     type: bool
     default: false
+  return_objects:
+    description:
+      - Return the manifests in RV(environments[].objects).
+      - Default is true without O(output_dir) (the manifests are the result) and false with it (they
+        are in the files; sending thousands of objects back to the controller costs more than
+        rendering them).
+    type: bool
   checksum_key:
     description:
       - Key of the pod checksums (HMAC-SHA256 over the Secrets a pod references), for files applied
@@ -142,6 +149,11 @@ environments:
       description: The manifests, Secret values masked.
       type: list
       elements: dict
+      returned: when O(return_objects) is true (by default, without O(output_dir))
+    object_count:
+      description: How many objects the environment has.
+      type: int
+      sample: 9
 files:
   description: Paths of the files that were (or in check mode would be) written or changed.
   returned: success
@@ -166,7 +178,6 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translat
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.manifests import HAS_YAML
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.source import (
     SOURCE_ARGSPEC,
-    load_from_params,
     secret_values,
 )
 
@@ -178,6 +189,7 @@ def main():
         output_dir=dict(type="path"),
         include_secrets=dict(type="bool", default=False),
         checksum_key=dict(type="str", no_log=True),
+        return_objects=dict(type="bool"),
     )
     argument_spec.update(platforms.PLATFORM_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -187,6 +199,9 @@ def main():
 
     output_dir = module.params["output_dir"]
     include_secrets = module.params["include_secrets"]
+    return_objects = module.params["return_objects"]
+    if return_objects is None:
+        return_objects = not output_dir
     fixed_key = module.params["checksum_key"]
 
     def checksum_key(task, namespace):
@@ -200,10 +215,10 @@ def main():
     identity_warnings = []
     try:
         # rendering writes nothing to a cluster: an unknown project identity is only a warning here
-        project = load_from_params(module.params, warnings=identity_warnings)
         platform, chosen = platforms.without_cluster(module.params)
-        rendered = render.render_tasks(project, module.params["tasks"], checksum_key=checksum_key,
-                                       options=TranslateOptions(platform=platform))
+        project, rendered = render.load_and_render(module.params, module.params["tasks"], checksum_key=checksum_key,
+                                                   options=TranslateOptions(platform=platform),
+                                                   warnings=identity_warnings)
         # every path is checked before anything is written
         paths = [render.task_file(output_dir, item) if output_dir else None for item in rendered]
     except ContinuousPipeError as error:
@@ -229,7 +244,7 @@ def main():
                     except OSError as error:
                         module.fail_json(msg="cannot write %s: %s" % (path, error.strerror or error),
                                          changed=len(files) > 1, files=files[:-1])
-        environments.append(item.summary(path))
+        environments.append(item.summary(path, with_objects=return_objects))
 
     result = dict(changed=bool(files), environments=environments, files=files,
                   platform=platforms.describe(platform, chosen))

@@ -16,6 +16,8 @@ description:
   - The task fails when the pod does not end C(Succeeded) (a command exited non-zero, or the pod was
     evicted), when it cannot start (invalid image, image pull back-off, missing Secret key), or when it
     does not finish within O(timeout).
+  - The pod is watched (the API server tells when it changes), not polled, so its end is seen within
+    moments.
   - The pod, and the Secret holding O(secret_environment), are deleted in every case — success,
     failure, timeout, Ctrl-C or SIGTERM. The Secret is owned by the pod, so the garbage collector
     deletes it with the pod even if the module process is killed.
@@ -278,6 +280,14 @@ duration:
   description: Seconds from the creation of the pod to its end.
   returned: always
   type: float
+timings:
+  description:
+    - Seconds spent creating the pod (C(create), from the start of the run, Secret and claims
+      included), from its creation until its end was seen (C(wait), the end is watched, not polled),
+      reading its output (C(output)) and deleting it (C(cleanup)); empty in check mode.
+  returned: always
+  type: dict
+  sample: {"create": 0.03, "wait": 1.21, "output": 0.02, "cleanup": 0.01}
 message:
   description: What happened, in one sentence.
   returned: always
@@ -327,26 +337,18 @@ def main():
         required_one_of=[("namespace", "source_dir")],
         required_together=[("source_dir", "branch")],
     )
-    params = module.params
+    params = dict(module.params)
     with module_support.ModuleConnection(module, secret_values(params),
                                          errors=(ContinuousPipeError, NamingError)) as session:
         try:
             check_ranges(params, names=("timeout",))
             project = load_from_params(params) if params["source_dir"] else None
-            namespace = params["namespace"] or run.environment_of(project, params["task"], params["service"],
-                                                                  params["tasks_context"])
-            cluster = session.connect()
-            spec = run.build_spec(
-                params["task"], namespace, project=project, service=params["service"], image=params["image"],
-                commands=params["commands"], environment=params["environment"],
-                secret_environment=params["secret_environment"], volumes=params["volumes"],
-                volume_mounts=params["volume_mounts"], labels=params["labels"], annotations=params["annotations"],
-                service_account=params["service_account"],
-                live_image=lambda service: run.live_image(cluster, namespace, service),
-                endpoint_variables=run.endpoint_addresses(cluster, namespace) if params["endpoint_variables"] else None,
-                flow_uuid=params["flow_uuid"], deploy_variables=params["deploy_variables"])
-            module.no_log_values.update(spec.secret_values())
-            result = run.run(cluster, spec, timeout=params["timeout"], check_mode=module.check_mode, warn=module.warn)
+            if not params["namespace"]:
+                # the namespace is computed (and checked) before anything is sent to the cluster
+                params["namespace"] = run.environment_of(project, params["task"], params["service"],
+                                                         params["tasks_context"])
+            result = run.run_task(session.connect(), params, project, check_mode=module.check_mode, warn=module.warn,
+                                  secrets=module.no_log_values.update)
         except run.RunError as error:
             module.fail_json(msg=str(error), **error.result)
         except (KeyboardInterrupt, run.Interrupted) as error:

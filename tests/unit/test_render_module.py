@@ -67,7 +67,7 @@ def checksum(objects):
 
 def test_masked_files_and_results_mask_the_checksum_and_stay_the_same(tmp_path):
     out = tmp_path / "out"
-    first = run_render(tmp_path, output_dir=str(out))
+    first = run_render(tmp_path, output_dir=str(out), return_objects=True)
     assert first["changed"]
     (path,) = first["files"]
     objects = objects_of(path)
@@ -109,3 +109,13 @@ def test_render_takes_task_like_deploy(tmp_path):
     assert [item["task"] for item in one["environments"]] == ["deployment"]
     both = run_render(tmp_path, tasks=["deployment"])
     assert [item["task"] for item in both["environments"]] == ["deployment"]
+
+
+def test_objects_come_back_only_when_asked_once_the_files_hold_them(tmp_path):
+    written = run_render(tmp_path, output_dir=str(tmp_path / "out"))
+    (environment,) = written["environments"]
+    assert "objects" not in environment
+    assert environment["object_count"] == len(objects_of(written["files"][0]))
+    returned = run_render(tmp_path)
+    (environment,) = returned["environments"]
+    assert environment["object_count"] == len(environment["objects"]) > 0

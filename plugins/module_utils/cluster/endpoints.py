@@ -261,13 +261,18 @@ def known_addresses(plans, live, namespace: str, node_port_address: Optional[str
 
 
 def wait_addresses(cluster, namespace: str, plans, timeout: float = 900, poll: float = 0.5,
-                   node_port_address: Optional[str] = None, clock=time.monotonic, sleep=time.sleep
-                   ) -> Dict[str, EndpointAddress]:
+                   node_port_address: Optional[str] = None, clock=time.monotonic, sleep=time.sleep,
+                   progress=None, progress_interval: float = 10.0) -> Dict[str, EndpointAddress]:
     """Poll until every endpoint has an address; raise ClusterError at the timeout, EndpointRejected at once
-    when a controller refused a route."""
+    when a controller refused a route.
+
+    ``progress(line)`` is told, at most every ``progress_interval`` seconds, which endpoints still
+    have no address."""
     plans = list(plans or [])
     found: Dict[str, EndpointAddress] = {}
-    deadline = clock() + timeout
+    started = clock()
+    deadline = started + timeout
+    reported = started
     while True:
         pending = [plan for plan in plans if plan.name not in found]
         if not pending:
@@ -282,10 +287,18 @@ def wait_addresses(cluster, namespace: str, plans, timeout: float = 900, poll: f
             # in the endpoints' order, not the order their addresses came in: the variables made of
             # them go into pod templates, which must not change from one run to the next
             return {plan.name: found[plan.name] for plan in plans}
-        if clock() > deadline:
+        now = clock()
+        if now > deadline:
             missing = [plan for plan in plans if plan.name not in found]
             raise ClusterError("Endpoint still not found. Timed-out after %ds waiting for the address of %s" % (
                 timeout, ", ".join("%s (%s/%s)" % (plan.name, plan.kind, plan.object_name) for plan in missing)))
+        if progress is not None and progress_interval and now - reported >= progress_interval:
+            reported = now
+            missing = [plan for plan in plans if plan.name not in found]
+            progress("waiting %ds for the address of %s%s" % (
+                now - started, ", ".join("endpoint %s (%s/%s)" % (plan.name, plan.kind, plan.object_name)
+                                         for plan in missing),
+                "; %s has one" % ", ".join(sorted(found)) if found else ""))
         sleep(poll)
 
 

@@ -101,6 +101,10 @@ class DeployOptions:
     # Called with every desired manifest (a copy) before it is stamped and applied; returns the
     # manifest to use. For tests (e.g. a kwok behaviour label on a pod template) and advanced callers.
     object_hook: Optional[Callable[[dict], dict]] = None
+    # progress(line) while rollouts are waited for: at most one line per progress_interval seconds
+    # (rollout.Waiter); None prints nothing.
+    progress: Optional[Callable[[str], None]] = None
+    progress_interval: float = 10.0
 
 
 @dataclass
@@ -454,7 +458,8 @@ class Engine:
 
     def _waiter(self) -> rollout.Waiter:
         return rollout.Waiter(self.cluster, self.namespace, poll=self.options.poll_interval,
-                              unschedulable_grace=self.options.unschedulable_grace)
+                              unschedulable_grace=self.options.unschedulable_grace,
+                              progress=self.options.progress, progress_interval=self.options.progress_interval)
 
     # -- deploy ------------------------------------------------------------------------------------
 
@@ -689,7 +694,8 @@ class Engine:
         else:
             self.addresses = endpoints_mod.wait_addresses(
                 self.cluster, self.namespace, endpoint_plans, timeout=self.options.endpoint_timeout,
-                poll=self.options.poll_interval, node_port_address=self.options.node_port_address)
+                poll=self.options.poll_interval, node_port_address=self.options.node_port_address,
+                progress=self.options.progress, progress_interval=self.options.progress_interval)
         self.result.endpoints = [found.to_dict() for found in self.addresses.values()]
         self.result.variables = endpoints_mod.variables(self.addresses)
         self.result.warnings.extend(endpoints_mod.integration_warnings(self.addresses))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import progress
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import connection
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster.engine import DeployError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ContinuousPipeError
@@ -49,6 +50,8 @@ class ModuleConnection:
         self.settings = connection.connection_settings(module.params)
         module.no_log_values.update(connection.sensitive_values(self.settings))
         module.no_log_values.update(secrets)
+        # progress lines (printed while the module runs in the controller's process) hide them too
+        progress.hide(module.no_log_values)
         self.errors = errors
         self.failure = failure
         self._cluster = None

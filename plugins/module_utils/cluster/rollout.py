@@ -29,6 +29,10 @@ their recent events (one LIST of events per failing pod, only on the failure pat
 
 Timeouts are per workload (``WaitTarget.timeout``, ContinuousPipe's formula from the ComponentPlan
 unless the deploy overrides it).
+
+The poll interval (0.5 s) grows with the number of objects a poll lists, up to 2 s (200 services:
+400 objects, a poll every 2 s), so that waiting for a large environment does not take the CPU the
+control plane needs to roll it out.
 """
 from __future__ import annotations
 
@@ -36,14 +40,17 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.progress import format_seconds
 
 FAIL_FAST_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
                      "InvalidImageName")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 LOGS_UNAVAILABLE = "logs unavailable"
+OBJECTS_PER_POLL = 100  # Deployments and Pods listed per poll before the poll interval grows
+MAX_POLL = 2.0
 
 
 @dataclass
@@ -135,7 +142,8 @@ def deployment_status(deployment: dict):
     replicas = spec.get("replicas", 1)
     updated = status.get("updatedReplicas") or 0
     if updated < replicas:
-        return False, None, "%d of %d updated replicas are available" % (status.get("availableReplicas") or 0, replicas)
+        # availableReplicas counts the old revision's pods too: it says nothing about the new ones here
+        return False, None, "%d of %d new replicas have been updated" % (updated, replicas)
     if (status.get("replicas") or 0) > updated:
         return False, None, "%d old replicas are pending termination" % ((status.get("replicas") or 0) - updated)
     if (status.get("availableReplicas") or 0) < updated:
@@ -242,6 +250,54 @@ def _template_key(template) -> str:
     return json.dumps(template, sort_keys=True)
 
 
+def pod_waiting_reason(pod: dict) -> str:
+    """Why a pod is not ready, in a word or two (for progress lines)."""
+    status = pod.get("status") or {}
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return "terminating"
+    unschedulable = pod_unschedulable(pod)
+    if unschedulable:
+        return "unschedulable"
+    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            return waiting["reason"]
+    phase = status.get("phase") or "Pending"
+    return "running, not ready" if phase == "Running" else phase
+
+
+PROGRESS_DETAILS = 5
+
+
+def progress_line(pending: List[WaitTarget], done: List[WaitOutcome], deployments: Dict[str, dict],
+                  pods: List[dict], elapsed: float, new_pods=None) -> str:
+    """``waiting 20s: 1 of 3 workloads ready (worker); web: 1 of 2 updated replicas are available
+    (pod web-5d8f-x2x: ContainerCreating)`` — at most PROGRESS_DETAILS pending workloads detailed."""
+    total = len(pending) + len(done)
+    parts = []
+    for target in pending[:PROGRESS_DETAILS]:
+        if target.kind == "Deployment":
+            deployment = deployments.get(target.name)
+            if deployment is None:
+                parts.append("%s: not found yet" % target.name)
+                continue
+            text = "%s: %s" % (target.name, deployment_status(deployment)[2])
+            mine = new_pods(deployment, pods) if new_pods is not None else []
+            waiting = [pod for pod in mine if not pod_ready(pod)]
+            if waiting:
+                text += " (pod %s: %s)" % (waiting[0]["metadata"]["name"], pod_waiting_reason(waiting[0]))
+        else:
+            pod = next((p for p in pods if (p.get("metadata") or {}).get("name") == target.name), None)
+            text = "%s: %s" % (target.ref, pod_waiting_reason(pod) if pod is not None else "not found yet")
+        parts.append(text)
+    if len(pending) > PROGRESS_DETAILS:
+        parts.append("and %d more" % (len(pending) - PROGRESS_DETAILS))
+    ready = ", ".join(outcome.target.name for outcome in done) if len(done) <= PROGRESS_DETAILS else ""
+    head = "waiting %s: %d of %d workload%s ready%s" % (
+        format_seconds(elapsed), len(done), total, "" if total == 1 else "s", (" (%s)" % ready) if ready else "")
+    return "%s; %s" % (head, "; ".join(parts))
+
+
 # --------------------------------------------------------------------------------------------------
 # the waiter
 
@@ -250,7 +306,8 @@ class Waiter:
     """Polls a namespace until every target is done, one fails, or its timeout passes."""
 
     def __init__(self, cluster, namespace: str, poll: float = 0.5, unschedulable_grace: float = 10.0,
-                 events: int = 6, clock=time.monotonic, sleep=time.sleep):
+                 events: int = 6, clock=time.monotonic, sleep=time.sleep,
+                 progress: Optional[Callable[[str], None]] = None, progress_interval: float = 10.0):
         self.cluster = cluster
         self.namespace = namespace
         self.poll = poll
@@ -258,8 +315,13 @@ class Waiter:
         self.events = events
         self.clock = clock
         self.sleep = sleep
+        # progress(line): called at most once per progress_interval seconds while workloads are
+        # still pending, with what is ready and what is not (see progress_line)
+        self.progress = progress if progress_interval and progress_interval > 0 else None
+        self.progress_interval = progress_interval
         self._unschedulable_since: Dict[str, float] = {}
         self._new_hash: Dict[tuple, Optional[str]] = {}
+        self._index = None  # (the poll's pods, their index by label pair)
         self.polls = 0
         self.stalled = 0.0  # seconds the API server took to answer beyond ``slow_answer``, not charged
         self.slow_answer = 5.0
@@ -267,6 +329,7 @@ class Waiter:
     def wait(self, targets: List[WaitTarget], fail_fast: bool = True) -> List[WaitOutcome]:
         """Wait for all targets; return their outcomes or raise RolloutError with the failures."""
         start = self.clock()
+        last_report = start
         pending = list(targets)
         done: List[WaitOutcome] = []
         deployments_resource = self.cluster.resource("apps/v1", "Deployment")
@@ -308,9 +371,18 @@ class Waiter:
                         pod["events"] = self._events(pod["name"])
                 raise RolloutError(failures, still)
             pending = still
+            if pending and self.progress is not None and now - last_report >= self.progress_interval:
+                last_report = now
+                self.progress(progress_line(pending, done, deployments, pods, now - start, self._new_pods))
             if pending:
-                self.sleep(self.poll)
+                self.sleep(self.interval(len(deployments) + len(pods)))
         return done
+
+    def interval(self, listed: int) -> float:
+        """Seconds to the next poll: ``poll``, longer in a namespace of many objects (each poll lists
+        them all; 200 services polled every 0.5 s cost the controller as much CPU as the control plane
+        needs to roll them out), at most ``MAX_POLL``."""
+        return min(max(self.poll, self.poll * listed / OBJECTS_PER_POLL), max(self.poll, MAX_POLL))
 
     # -- deployments -------------------------------------------------------------------------------
 
@@ -344,7 +416,7 @@ class Waiter:
     def _new_pods(self, deployment, pods) -> List[dict]:
         """Pods of the Deployment's current revision (old ReplicaSets' pods are not its concern)."""
         selector = (deployment.get("spec") or {}).get("selector") or {}
-        mine = [pod for pod in pods if not (pod.get("metadata") or {}).get("deletionTimestamp")
+        mine = [pod for pod in self._candidates(selector, pods) if not (pod.get("metadata") or {}).get("deletionTimestamp")
                 and selector_matches(selector, (pod.get("metadata") or {}).get("labels") or {})]
         if not mine:
             return []
@@ -357,6 +429,20 @@ class Waiter:
             # revision annotations one after the other): judge again at the next poll.
             return []
         return [pod for pod in mine if ((pod.get("metadata") or {}).get("labels") or {}).get("pod-template-hash") == new_hash]
+
+    def _candidates(self, selector: dict, pods: List[dict]) -> List[dict]:
+        """The pods that carry the selector's first ``matchLabels`` pair (all of them without one),
+        from an index of the poll's pods by label: each Deployment does not scan every pod."""
+        match = (selector or {}).get("matchLabels") or {}
+        if not match:
+            return pods
+        if self._index is None or self._index[0] is not pods:
+            index: Dict[tuple, List[dict]] = {}
+            for pod in pods:
+                for pair in ((pod.get("metadata") or {}).get("labels") or {}).items():
+                    index.setdefault(pair, []).append(pod)
+            self._index = (pods, index)
+        return self._index[1].get(next(iter(match.items())), [])
 
     def _new_template_hash(self, deployment) -> Optional[str]:
         """The ``pod-template-hash`` of the Deployment's new ReplicaSet: the one whose pod template

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import naming
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import model, naming
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import endpoints as endpoint_rules
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import environment
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import plan
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import projects
+from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.cluster import watch
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.errors import ClusterError, ContinuousPipeError
 from ansible_collections.continuouspipe.kubernetes.plugins.module_utils.translate import run as run_rules
 # The run's specification and pod are translated in translate/run.py; re-exported for the module.
@@ -186,6 +187,7 @@ class RunResult:
     finished: Optional[str] = None
     duration: float = 0.0
     message: str = ""
+    timings: Dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         out = dict(self.__dict__)
@@ -273,7 +275,10 @@ def read_output(cluster, pod: str, namespace: str, container: str) -> Tuple[Opti
     """(output, truncated, why not): the container's log, when the cluster serves logs."""
     path = cluster.resource("v1", "Pod").path(pod, namespace, "log")
     try:
-        data = cluster.request("GET", path, query={"container": container}, raw=True, timeout=120)
+        # best effort, once: a 5xx here is the API server failing to reach the kubelet (or the node
+        # is gone); retrying it would hold the end of every run for seconds (429/503 are still retried)
+        data = cluster.request("GET", path, query={"container": container}, raw=True, timeout=120,
+                               idempotent=False)
     except ClusterError as error:
         return None, False, str(error)
     truncated = len(data) > MAX_OUTPUT_BYTES
@@ -346,6 +351,8 @@ def run(cluster, spec: RunSpec, timeout: float = 3600, check_mode: bool = False,
                 created_secret = True
             live = _create(cluster, pod_manifest, False)
             created_pod = True
+            created = time.monotonic()
+            result.timings["create"] = round(created - started, 3)
             if secret is not None:
                 _own(cluster, secrets, secret, live)
             try:
@@ -358,13 +365,18 @@ def run(cluster, spec: RunSpec, timeout: float = 3600, check_mode: bool = False,
                 terminated = (_container_status(live, container).get("state") or {}).get("terminated") or {}
                 result.started = terminated.get("startedAt") or (live.get("status") or {}).get("startTime")
                 result.finished = terminated.get("finishedAt")
+            seen = time.monotonic()
+            result.timings["wait"] = round(seen - created, 3)
             result.output, result.output_truncated, why = read_output(cluster, spec.pod, spec.namespace, container)
             result.output_available = result.output is not None
+            result.timings["output"] = round(time.monotonic() - seen, 3)
             if why:
                 warn("the output of pod %s is not available (the cluster serves no logs for it): %s" % (spec.pod, why))
         finally:
             result.duration = round(time.monotonic() - started, 3)
+            cleanup = time.monotonic()
             result.cleaned_up = _cleanup(cluster, pods, secrets, spec, created_pod, created_secret, warn)
+            result.timings["cleanup"] = round(time.monotonic() - cleanup, 3)
     if failure is not None:
         result.message = str(failure)
         raise RunError(result.message, result.to_dict())
@@ -373,6 +385,30 @@ def run(cluster, spec: RunSpec, timeout: float = 3600, check_mode: bool = False,
         raise RunError(result.message, result.to_dict())
     result.message = "pod %s succeeded" % spec.pod
     return result
+
+
+def run_task(cluster, params: dict, project: Optional[model.Project] = None, check_mode: bool = False, warn=None,
+             secrets=None) -> RunResult:
+    """What the ``run`` module does with its options (``params``), on a connected cluster.
+
+    ``secrets(values)`` is told the secret values of the pod's environment before the pod exists
+    (the module adds them to its no_log values); raises RunError, ContinuousPipeError.
+    """
+    task = params["task"]
+    namespace = params.get("namespace") or environment_of(project, task, params.get("service"),
+                                                          params.get("tasks_context"))
+    spec = build_spec(
+        task, namespace, project=project, service=params.get("service"), image=params.get("image"),
+        commands=params.get("commands"), environment=params.get("environment"),
+        secret_environment=params.get("secret_environment"), volumes=params.get("volumes"),
+        volume_mounts=params.get("volume_mounts"), labels=params.get("labels"), annotations=params.get("annotations"),
+        service_account=params.get("service_account"),
+        live_image=lambda service: live_image(cluster, namespace, service),
+        endpoint_variables=endpoint_addresses(cluster, namespace) if params.get("endpoint_variables", True) else None,
+        flow_uuid=params.get("flow_uuid"), deploy_variables=params.get("deploy_variables"))
+    if secrets is not None:
+        secrets(spec.secret_values())
+    return run(cluster, spec, timeout=params.get("timeout") or 3600, check_mode=check_mode, warn=warn)
 
 
 def _own(cluster, secrets, secret: dict, pod: dict) -> None:
@@ -385,28 +421,64 @@ def _own(cluster, secrets, secret: dict, pod: dict) -> None:
 
 
 def _wait(cluster, pods, spec: RunSpec, container: str, started: float, timeout: float, result: RunResult) -> dict:
-    delay = 0.2
-    last = None
+    """The pod once it ended; its changes are watched (seen within milliseconds), not polled.
+
+    A watch that ends (the server's timeout, a dropped connection, a version too old) is followed by
+    a GET and a new watch from there; if watches fail, it falls back to polling every second.
+    """
+    live = cluster.get(pods, spec.pod, spec.namespace)
+    last = live
+    failures = 0
     while True:
-        live = cluster.get(pods, spec.pod, spec.namespace)
         if live is None:
             raise RunError("pod %s was deleted by someone else while it ran (%s)" % (spec.pod, _describe(last, container)),
                            result.to_dict())
         last = live
-        phase = (live.get("status") or {}).get("phase")
-        if phase in ("Succeeded", "Failed"):
+        if _ended(live, spec, container, started, timeout, result):
             return live
-        waiting = (_container_status(live, container).get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in FATAL_WAITING_REASONS:
-            result.phase = phase
-            raise RunError("pod %s cannot start: %s" % (spec.pod, _describe(live, container)), result.to_dict())
-        elapsed = time.monotonic() - started
-        if elapsed >= timeout:
-            result.phase = phase
-            raise RunError("pod %s did not finish within %ds: %s" % (spec.pod, int(timeout), _describe(live, container)),
-                           result.to_dict())
-        time.sleep(min(delay, max(0.05, timeout - elapsed)))
-        delay = min(delay * 1.5, 2.0)
+        remaining = timeout - (time.monotonic() - started)
+        version = _meta(live).get("resourceVersion")
+        watched = False
+        try:
+            for kind, obj in watch.watch_object(cluster, pods, spec.namespace, spec.pod, version,
+                                                min(max(remaining, 1), 300)):
+                watched = True
+                if kind == "DELETED":
+                    live = None
+                    break
+                if kind in ("ADDED", "MODIFIED"):
+                    live = obj
+                    last = live
+                    if _ended(live, spec, container, started, timeout, result):
+                        return live
+                elif kind == "ERROR":
+                    break  # e.g. 410 Gone: read the pod again and watch from there
+                if time.monotonic() - started >= timeout:
+                    break
+        except ClusterError:
+            failures += 1
+            if failures > 3:
+                time.sleep(1.0)  # the API server refuses watches: fall back to polling
+        if watched:
+            failures = 0
+        if live is not None:
+            live = cluster.get(pods, spec.pod, spec.namespace)
+
+
+def _ended(live: dict, spec: RunSpec, container: str, started: float, timeout: float, result: RunResult) -> bool:
+    """True when the pod ended (Succeeded or Failed); raises RunError when it cannot start or took too long."""
+    phase = (live.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        return True
+    waiting = (_container_status(live, container).get("state") or {}).get("waiting") or {}
+    if waiting.get("reason") in FATAL_WAITING_REASONS:
+        result.phase = phase
+        raise RunError("pod %s cannot start: %s" % (spec.pod, _describe(live, container)), result.to_dict())
+    if time.monotonic() - started >= timeout:
+        result.phase = phase
+        raise RunError("pod %s did not finish within %ds: %s" % (spec.pod, int(timeout), _describe(live, container)),
+                       result.to_dict())
+    return False
 
 
 def _cleanup(cluster, pods, secrets, spec: RunSpec, created_pod: bool, created_secret: bool, warn) -> bool:

@@ -1,0 +1,104 @@
+"""The collection's modules run in the controller's process (their action plugins) for local tasks.
+
+Through ansible-playbook, without a cluster: the in-process run gives the same registered result as
+the module run as its own process (``continuouspipe_in_process=false``) — arguments checked, secret
+values masked, warnings in the result — and the pipeline module prints one line per pipeline task
+while it runs (only in-process: a module process cannot print before it ends).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
+APP = os.path.join(ROOT, "examples", "app")
+FLOW = "5ea0c0de-0000-4000-8000-00000000d3e0"
+CANARY = "canary-in-process-2b7d"
+
+
+def playbook(tmp_path, tasks, *args):
+    path = tmp_path / "play.yml"
+    tasks = list(tasks) + [{"ansible.builtin.copy": {"content": "{{ results | to_json }}",
+                                                     "dest": str(tmp_path / "results.json")},
+                            "vars": {"results": "{{ [first | default({}), second | default({})] }}"}}]
+    path.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "connection": "local",
+                                     "tasks": tasks}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    env.pop("K8S_AUTH_KUBECONFIG", None)
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(path),
+                           "-e", "ansible_python_interpreter=%s" % sys.executable, *args],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    assert CANARY not in output
+    return json.loads((tmp_path / "results.json").read_text()), output
+
+
+def comparable(result):
+    out = dict(result)
+    out.pop("invocation", None)
+    return out
+
+
+def test_in_process_and_module_process_give_the_same_result(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    # a duplicate key: a load warning, which must reach the result in both ways
+    (project / "continuous-pipe.yml").write_text(
+        "tasks:\n  web:\n    deploy:\n      services:\n        web:\n          specification:\n"
+        "            source: {image: nginx}\n            source: {image: httpd}\n"
+        "            environment_variables: [{name: TOKEN, value: '${TOKEN}'}]\n")
+    args = {"source_dir": str(project), "branch": "main", "flow_uuid": FLOW, "secret_variables": {"TOKEN": CANARY}}
+    (first, second), output = playbook(tmp_path, [
+        {"continuouspipe.kubernetes.render": args, "register": "first"},
+        {"continuouspipe.kubernetes.render": args, "register": "second", "vars": {"continuouspipe_in_process": False}},
+    ])
+    assert comparable(first) == comparable(second)
+    assert any('duplicate key "source"' in warning for warning in first["warnings"])
+    secret = next(o for o in first["environments"][0]["objects"] if o["kind"] == "Secret" and o["metadata"]["name"] != "cp-checksum-key.web")
+    assert set(secret["data"].values()) == {"********"}
+    assert 'duplicate key "source"' in output  # shown (Ansible shows a repeated warning once)
+
+
+def test_the_pipeline_prints_one_line_per_task_while_it_runs(tmp_path):
+    # only the web_hook task: nothing of it reaches a cluster, every task is reported
+    args = {"source_dir": APP, "branch": "main", "flow_uuid": FLOW, "cluster": "here", "only_tasks": ["notify"],
+            "variables": {"CLUSTER_NAME": "here"},
+            "secret_variables": {"DATABASE_PASSWORD": CANARY}, "host": "https://127.0.0.1:9"}
+    (first, second), output = playbook(tmp_path, [
+        {"name": "in-process", "continuouspipe.kubernetes.pipeline": args, "register": "first"},
+        {"name": "as a module", "continuouspipe.kubernetes.pipeline": args, "register": "second",
+         "vars": {"continuouspipe_in_process": False}},
+    ])
+    assert comparable(first) == comparable(second)
+    assert first["status"] == "unchanged" and first["changed"] is False
+    assert [(t["task"], t["status"]) for t in first["tasks"]] == [
+        ("infrastructure", "skipped"), ("migrations", "skipped"), ("application", "skipped"),
+        ("smoke_test", "skipped"), ("notify", "skipped")]
+    assert first["tasks"][0]["reason"] == "not selected (only notify)"
+    assert first["tasks"][4]["reason"].startswith("web_hook tasks are not run by this collection")
+    in_process = output[output.index("TASK [in-process]"):output.index("TASK [as a module]")]
+    lines = [line for line in in_process.splitlines() if line.startswith("[localhost] ")]
+    assert lines == ["[localhost] infrastructure (deploy): skipped, not selected (only notify)",
+                     "[localhost] migrations (run): skipped, not selected (only notify)",
+                     "[localhost] application (deploy): skipped, not selected (only notify)",
+                     "[localhost] smoke_test (run): skipped, not selected (only notify)",
+                     "[localhost] notify (web_hook): skipped, " + first["tasks"][4]["reason"]]
+    as_module = output[output.index("TASK [as a module]"):]
+    assert "[localhost] " not in as_module
+
+
+def test_an_unknown_task_fails_before_any_request_with_the_outcome(tmp_path):
+    args = {"source_dir": APP, "branch": "main", "flow_uuid": FLOW, "cluster": "here", "only_tasks": ["nope"],
+            "host": "https://127.0.0.1:9", "undefined_variables": "keep"}
+    (first, second), output = playbook(tmp_path, [
+        {"continuouspipe.kubernetes.pipeline": args, "register": "first", "ignore_errors": True}])
+    assert first["failed"] is True
+    assert first["msg"] == ("here: only_tasks: unknown task(s) nope; the pipeline of main has: infrastructure, "
+                            "migrations, application, smoke_test, notify")
+    assert first["status"] == "failed" and first["failed_task"] == "" and first["tasks"] == []
