@@ -308,3 +308,36 @@ def test_check_mode_for_a_project_this_identity_cannot_see_writes_nothing(platfo
     assert all(entry["action"] == "created" for entry in result.objects)
     assert any("not validated" in entry.get("note", "") for entry in result.objects)
     assert len(platform_cluster.audit_events(user="limited")) == before
+
+
+# --------------------------------------------------------------------------------------------------
+# the deploy role: the inventory's per-cluster platform reaches the pipeline
+
+
+def test_the_deploy_playbook_renders_endpoints_for_the_inventory_clusters_platform(platform_cluster, pkube, cleanup,
+                                                                                    tmp_path):
+    """playbooks/deploy.yml on a cluster whose inventory entry says ``platform: gateway``: the demo's
+    public endpoint becomes an HTTPRoute on the named Gateway, no Ingress; the rerun is unchanged."""
+    from test_playbook_output import deploy
+
+    branch = "plat-%s" % uuid.uuid4().hex[:6]
+    namespace = "shop-" + branch
+    cleanup.append(namespace)
+    inventory = tmp_path / "platform.clusters.yml"
+    inventory.write_text(yaml.safe_dump({
+        "plugin": "continuouspipe.kubernetes.clusters",
+        "clusters": [{"name": platform_cluster.name, "provider": "aws",
+                      "connection": {"kubeconfig": platform_cluster.kubeconfig, "context": platform_cluster.context},
+                      "platform": {"name": "gateway", "gateway": PLATFORM_PARAMS["gateway"]["gateway"]},
+                      "vars": {"continuouspipe_variables": {"CLUSTER_NAME": platform_cluster.name}}}],
+        "environments": {"uat": {"clusters": [platform_cluster.name]}},
+    }, sort_keys=False))
+    inventory = str(inventory)
+    first = deploy(inventory, "uat", branch)
+    assert "infrastructure (deploy): deployed %s" % namespace in first.output, first.output[-3000:]
+    routes = _listed(pkube, "HTTPRoute", namespace)
+    assert routes, "no HTTPRoute in %s:\n%s" % (namespace, first.output[-3000:])
+    assert {parent["name"] for route in routes for parent in route["spec"]["parentRefs"]} == {"shared"}
+    assert not _listed(pkube, "Ingress", namespace)
+    again = deploy(inventory, "uat", branch)
+    assert "application (deploy): unchanged %s" % namespace in again.output, again.output[-3000:]
