@@ -125,4 +125,15 @@ options:
         is not concerned.
     type: bool
     default: false
+  allow_host_access:
+    description:
+      - Accept what gives a container the node itself - a privileged container
+        (C(runtime_policy.privileged), C(privileged) in C(docker-compose.yml)) and C(hostPath) volumes
+        (also those C(docker-compose.yml) absolute volume mappings become) - as ContinuousPipe did.
+      - By default each is an error naming its key path, before anything is rendered or sent, since
+        whoever can push a branch controls these files.
+      - Only for repositories trusted with the nodes (and clusters that admit such pods; Pod Security
+        admission C(baseline) and OpenShift's C(restricted-v2) refuse them).
+    type: bool
+    default: false
 """

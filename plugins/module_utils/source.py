@@ -34,6 +34,7 @@ SOURCE_ARGSPEC = dict(
     duplicate_keys=dict(type="str", choices=["first", "error"], default="first"),
     secrets_in_plain_fields=dict(type="str", choices=["error", "warn"], default="error"),
     allow_untagged_images=dict(type="bool", default=False),
+    allow_host_access=dict(type="bool", default=False),
 )
 
 
@@ -110,6 +111,7 @@ def load_options_from_params(params: dict, missing_secrets: str = "error") -> Lo
         duplicate_keys=params.get("duplicate_keys") or "first",
         secrets_in_plain_fields=params.get("secrets_in_plain_fields") or "error",
         allow_untagged_images=bool(params.get("allow_untagged_images")),
+        allow_host_access=bool(params.get("allow_host_access")),
     )
 
 

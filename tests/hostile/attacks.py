@@ -256,17 +256,41 @@ def secrets() -> List[Case]:
         ("resources", "web: {specification: {source: %s, resources: {cpu: '${S}'}}}" % image),
     ]:
         body = project(services=service)
-        cases.append(Case("secrets/%s" % place, files={"continuous-pipe.yml": body}, args=args(),
+        # a hostPath volume is refused anyway unless host access is allowed: allowed here, to reach the secret
+        host = {"allow_host_access": True} if "hostPath" in service else {}
+        cases.append(Case("secrets/%s" % place, files={"continuous-pipe.yml": body}, args=args(**host),
                           expect_error="secret variable"))
         cases.append(Case("secrets/warn/%s" % place, files={"continuous-pipe.yml": body},
-                          args=args(secrets_in_plain_fields="warn")))
+                          args=args(secrets_in_plain_fields="warn", **host)))
         cases.append(Case("secrets/deploy/%s" % place, files={"continuous-pipe.yml": body}, module="deploy",
-                          args=deploy_args(), expect_error="secret variable"))
+                          args=deploy_args(**host), expect_error="secret variable"))
     body = project(services="web: {specification: {source: {image: a, tag: '1'}, environment_variables: "
                             "[{name: A, value: '${S}'}]}}")
     cases.append(Case("secrets/in-env-values-are-fine", files={"continuous-pipe.yml": body}, args=args()))
     cases.append(Case("secrets/environment-name", files={"continuous-pipe.yml": project(
         environment="      environment: {name: '\"app-${S}\"'}\n")}, args=args(), expect_error="secret variable"))
+    return cases
+
+
+def host_access() -> List[Case]:
+    """What would give a container the node: refused by default, through render and deploy."""
+    cases = []
+    image = "{image: registry.example/web, tag: '1'}"
+    for place, service in [
+        ("privileged", "web: {specification: {source: %s, runtime_policy: {privileged: true}}}" % image),
+        ("host-path", "web: {specification: {source: %s, volumes: [{type: hostPath, name: v, path: /}], "
+                      "volume_mounts: [{name: v, mount_path: /host}]}}" % image),
+        ("docker-socket", "web: {specification: {source: %s, volumes: [{type: hostPath, name: v, "
+                          "path: /var/run/docker.sock}], volume_mounts: [{name: v, "
+                          "mount_path: /var/run/docker.sock}]}}" % image),
+    ]:
+        body = {"continuous-pipe.yml": project(services=service)}
+        cases.append(Case("host-access/%s" % place, files=body, args=args(), expect_error="host access"))
+        cases.append(Case("host-access/deploy/%s" % place, files=body, module="deploy", args=deploy_args(),
+                          expect_error="host access"))
+    compose = {"continuous-pipe.yml": b"tasks:\n  deployment:\n    deploy:\n      cluster: c\n",
+               "docker-compose.yml": b"web:\n  image: web:1\n  privileged: true\n  volumes: ['/:/host']\n"}
+    cases.append(Case("host-access/docker-compose", files=compose, args=args(), expect_error="host access"))
     return cases
 
 
@@ -384,5 +408,5 @@ def amplification() -> List[Case]:
 
 
 def all_attacks() -> List[Case]:
-    return (traversal() + links() + bombs() + redos() + tags() + encodings() + secrets() + options() + identity()
-            + amplification())
+    return (traversal() + links() + bombs() + redos() + tags() + encodings() + secrets() + host_access() + options()
+            + identity() + amplification())

@@ -148,8 +148,9 @@ class Scenario:
 
     @property
     def options(self) -> LoadOptions:
+        # ContinuousPipe's behaviour, privileged containers and hostPath volumes included (the migration option)
         return LoadOptions(flow_configuration=self.flow_configuration, secret_variables=dict(self.case.secrets),
-                           undefined_variables=self.case.undefined)
+                           undefined_variables=self.case.undefined, allow_host_access=True)
 
     def project(self) -> model.Project:
         return load_project(self.directory, self.release, self.options)

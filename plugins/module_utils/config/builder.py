@@ -53,6 +53,7 @@ variables exposed with ``as_environment_variable``.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -104,6 +105,8 @@ class BuildContext:
     secrets_in_plain_fields: str = "error"
     #: an empty image tag (no commit SHA for a built image, ``tag: ""``) deploys ``latest`` instead of failing
     allow_untagged_images: bool = False
+    #: privileged containers and hostPath volumes (the node itself) are accepted from the repository
+    allow_host_access: bool = False
 
 
 class _Builder:
@@ -333,7 +336,8 @@ class _Builder:
             environment=tuple(model.EnvVar(name=self.string(item.get("name")), value=self.string(item.get("value")),
                                            secret=is_secret(item.get("value")) or is_secret(item.get("name")))
                               for item in body.get("environment_variables") or () if isinstance(item, dict)),
-            volumes=self.volumes(body.get("volumes")), volume_mounts=self.volume_mounts(body.get("volume_mounts")))
+            volumes=self.volumes(body.get("volumes"), path + ("volumes",)),
+            volume_mounts=self.volume_mounts(body.get("volume_mounts")))
 
     # -- deploy services ----------------------------------------------------------------------
     def skipped(self, service: Dict[str, Any], path: Path) -> bool:
@@ -395,10 +399,10 @@ class _Builder:
             ports=tuple(model.Port(identifier=self.string(port.get("identifier")), port=port.get("port"),
                                    protocol=port.get("protocol") or "TCP")
                         for port in specification.get("ports") or ()),
-            volumes=self.volumes(specification.get("volumes")),
+            volumes=self.volumes(specification.get("volumes"), where + ("volumes",)),
             volume_mounts=self.volume_mounts(specification.get("volume_mounts")),
             resources=self.resources(specification),
-            privileged=runtime_policy.get("privileged") if isinstance(runtime_policy, dict) else None,
+            privileged=self.privileged(runtime_policy, where + ("runtime_policy", "privileged")),
             from_cluster=self.boolean(accessibility.get("from_cluster", True), where + ("accessibility", "from_cluster")),
             from_external=self.boolean(accessibility.get("from_external", False),
                                        where + ("accessibility", "from_external")),
@@ -443,12 +447,44 @@ class _Builder:
                                     secret=is_secret(value) or is_secret(variable.get("name"))))
         return tuple(out)
 
-    def volumes(self, volumes: Any) -> Tuple[model.Volume, ...]:
-        return tuple(model.Volume(
-            name=self.string(volume.get("name")), type=self.string(volume.get("type") or "persistent"),
-            path=self.optional_string(volume.get("path")), capacity=self.optional_string(volume.get("capacity")),
-            storage_class=self.optional_string(volume.get("storage_class")),
-        ) for volume in volumes or () if isinstance(volume, dict))
+    def host_access(self, path: Path, what: str, expected: str, compose_key: str) -> None:
+        """A privileged container or a hostPath volume: whoever can push a branch would get the node
+        (its files, its devices, the other pods on it), so it is refused unless the operator allows it."""
+        if self.context.allow_host_access:
+            return
+        located = self.context.locate(self.context.origins.user_path(tuple(path))) or ""
+        if "compose" in os.path.basename(located):
+            # made from docker-compose.yml: name the key the user wrote there
+            service = next((path[index + 1] for index in range(len(path) - 1) if path[index] == "services"), "?")
+            what = "%s (services.%s.%s in %s)" % (what, service, compose_key, os.path.basename(located))
+        self.error("%s would give the container the node itself (its files, its devices, the other pods on "
+                   "it), and whoever can push a branch writes this file: refused unless the deploy allows "
+                   "host access" % what, path,
+                   "%s, or the option allow_host_access: true (the deploy role's deploy_allow_host_access) "
+                   "for a repository trusted with the node" % expected)
+
+    def privileged(self, runtime_policy: Any, path: Path) -> Optional[bool]:
+        if not isinstance(runtime_policy, dict):
+            return None
+        privileged = runtime_policy.get("privileged")
+        if privileged is True:
+            self.host_access(path, "a privileged container", "privileged: false", "privileged")
+        return privileged
+
+    def volumes(self, volumes: Any, path: Path) -> Tuple[model.Volume, ...]:
+        out = []
+        for index, volume in enumerate(volumes or ()):
+            if not isinstance(volume, dict):
+                continue
+            kind = self.string(volume.get("type") or "persistent")
+            if kind == "hostPath":
+                self.host_access(path + (index, "type"), "a hostPath volume",
+                                 "a persistent or emptyDirectory volume", "volumes, an absolute host path")
+            out.append(model.Volume(
+                name=self.string(volume.get("name")), type=kind,
+                path=self.optional_string(volume.get("path")), capacity=self.optional_string(volume.get("capacity")),
+                storage_class=self.optional_string(volume.get("storage_class"))))
+        return tuple(out)
 
     def volume_mounts(self, mounts: Any) -> Tuple[model.VolumeMount, ...]:
         return tuple(model.VolumeMount(name=self.string(mount.get("name")),

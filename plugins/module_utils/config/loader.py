@@ -122,6 +122,7 @@ class LoadOptions:
     missing_secrets: str = "error"
     secrets_in_plain_fields: str = "error"
     allow_untagged_images: bool = False
+    allow_host_access: bool = False
 
 
 @dataclass
@@ -477,6 +478,7 @@ def _load_project(source_dir: str, release: model.Release, options: LoadOptions)
                            pipeline_mappings=loaded.pipeline_mappings, global_mapping=loaded.global_mapping,
                            check_undefined=options.undefined_variables == "error", has_file=loaded.has_file,
                            secrets_in_plain_fields=options.secrets_in_plain_fields,
-                           allow_untagged_images=bool(options.allow_untagged_images))
+                           allow_untagged_images=bool(options.allow_untagged_images),
+                           allow_host_access=bool(options.allow_host_access))
     project = build_project(context, selected, loaded.files)
     return dataclasses.replace(project, warnings=tuple(warnings) + project.warnings) if warnings else project

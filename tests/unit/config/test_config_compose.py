@@ -66,7 +66,7 @@ def test_absolute_volumes_become_host_paths_and_relative_ones_are_ignored(projec
           image: mysql
           privileged: true
           volumes: [".:/app", "/var/run/docker.sock:/var/run/docker.sock", "/a:/b:ro", "named:/data"]
-        """)
+        """, allow_host_access=True)
     api = deploy.service("api")
     assert api.volumes == (model.Volume("api-volume-1", "hostPath", path="/var/run/docker.sock",
                                         storage_class="default"),)
