@@ -118,3 +118,12 @@ def test_the_modules_option_reaches_the_loader(project):
         load_from_params(params)
     loaded = load_from_params(dict(params, allow_host_access=True))
     assert service(loaded, "kube", "api").privileged is True
+
+
+def test_modules_that_only_need_names_do_not_ask_for_it(project):
+    """pipeline_info and a teardown (environment state=absent) create no pod: a project with a privileged
+    container is torn down without allow_host_access."""
+    project.write("continuous-pipe.yml", PRIVILEGED)
+    params = {"source_dir": str(project.path), "branch": "master", "sha": "a" * 40,
+              "flow_uuid": "00000000-0000-4000-8000-000000000001"}
+    assert task(load_from_params(params, missing_secrets="mask"), "kube").identifier == "kube"
