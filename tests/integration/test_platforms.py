@@ -314,8 +314,7 @@ def test_check_mode_for_a_project_this_identity_cannot_see_writes_nothing(platfo
 # the deploy role: the inventory's per-cluster platform reaches the pipeline
 
 
-def test_the_deploy_playbook_renders_endpoints_for_the_inventory_clusters_platform(platform_cluster, pkube, cleanup,
-                                                                                    tmp_path):
+def test_the_deploy_playbook_renders_for_the_inventory_clusters_platform(platform_cluster, pkube, cleanup, tmp_path):
     """playbooks/deploy.yml on a cluster whose inventory entry says ``platform: gateway``: the demo's
     public endpoint becomes an HTTPRoute on the named Gateway, no Ingress; the rerun is unchanged."""
     from test_playbook_output import deploy
