@@ -61,7 +61,7 @@ __all__ = ["MAX_DEPTH", "MAX_DOCUMENT_CHARS", "MAX_NODES", "load_yaml", "load_ya
 #: Deepest nesting of mappings and sequences in one document.
 MAX_DEPTH = 100
 #: Most nodes of one document, every alias and merge key followed (counting what they repeat).
-MAX_NODES = 100000
+MAX_NODES = 250000  # about what 1 MiB of flow-style YAML can hold without aliases
 #: Longest document read, in characters (project files are also capped in bytes, ``files.MAX_FILE_BYTES``).
 MAX_DOCUMENT_CHARS = 1024 * 1024
 _PHP_INT_MAX = 2 ** 63 - 1
