@@ -73,12 +73,12 @@ def test_ordinary_substitution_is_unchanged(project):
 
 
 def test_docker_compose_copied_into_many_tasks(project):
-    """Each deploy task gets every docker-compose service: 20 tasks x 20,000 env entries."""
+    """Each deploy task gets every docker-compose service: 40 tasks x 20,000 env entries."""
     project.write("docker-compose.yml", "web:\n  image: nginx\n  environment:\n"
                   + "".join("    - V%d=x\n" % index for index in range(20000)))
     project.write("continuous-pipe.yml", "defaults: {cluster: c}\ntasks:\n"
-                  + "".join("  t%d: {deploy: {services: {web: ~}}}\n" % index for index in range(20)))
-    with pytest.raises(DefinitionError, match="copied into each of its 20 tasks") as raised:
+                  + "".join("  t%d: {deploy: {services: {web: ~}}}\n" % index for index in range(40)))
+    with pytest.raises(DefinitionError, match="copied into each of its 40 tasks") as raised:
         project.load()
     assert raised.value.file == "continuous-pipe.yml"
 
