@@ -95,7 +95,8 @@ class _Events:
         self.sequence_end = SequenceEndEvent()
 
     def scalar(self, data) -> ScalarEvent:
-        key = (type(data), data)
+        # 0.0 == -0.0 (and hash alike), so a float is known by its repr, not its value
+        key = (float, repr(data)) if type(data) is float else (type(data), data)
         event = self.scalars.get(key)
         if event is None:
             if isinstance(data, str):

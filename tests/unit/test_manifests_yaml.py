@@ -44,6 +44,13 @@ def test_manifests_are_written_as_pyyaml_writes_them(objects):
     assert dump_all(objects) == reference(objects)
 
 
+def test_values_equal_in_python_but_written_differently_keep_their_own_text():
+    # hypothesis found this: 0.0 == -0.0, and a cache keyed by value wrote the second as the first
+    objects = [{"metadata": 0.0, "name": -0.0, "labels": [1, 1.0, True, -0.0, 0.0]}]
+    assert dump_all(objects) == reference(objects)
+    assert "name: -0.0" in dump_all(objects)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.dictionaries(st.text(max_size=10), st.recursive(
     st.one_of(st.text(), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False)),
