@@ -102,3 +102,82 @@ def test_an_unknown_task_fails_before_any_request_with_the_outcome(tmp_path):
     assert first["msg"] == ("here: only_tasks: unknown task(s) nope; the pipeline of main has: infrastructure, "
                             "migrations, application, smoke_test, notify")
     assert first["status"] == "failed" and first["failed_task"] == "" and first["tasks"] == []
+
+
+def collection_copy(tmp_path):
+    """This collection copied (plugins and metadata) into a collections path of its own."""
+    import shutil
+
+    root = tmp_path / "collections"
+    target = root / "ansible_collections" / "continuouspipe" / "kubernetes"
+    shutil.copytree(os.path.join(ROOT, "plugins"), target / "plugins",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(os.path.join(ROOT, "meta"), target / "meta")
+    shutil.copy(os.path.join(ROOT, "galaxy.yml"), target / "galaxy.yml")
+    return root, target
+
+
+def render_playbook(tmp_path, collections, env_changes):
+    out = tmp_path / "rendered"
+    path = tmp_path / "render.yml"
+    path.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": [
+        {"continuouspipe.kubernetes.render": {"source_dir": APP, "branch": "main", "flow_uuid": FLOW,
+                                              "output_dir": str(out), "variables": {"CLUSTER_NAME": "local"},
+                                              "secret_variables": {"DATABASE_PASSWORD": CANARY}}}]}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(path),
+                           "-e", "ansible_python_interpreter=%s" % sys.executable],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return sorted(p.name for p in out.rglob("*.yml"))
+
+
+def test_module_utils_get_a_bytecode_cache_unless_python_is_told_not_to_write_one(tmp_path):
+    # Ansible's collection loader compiles every module from source in every run; in the controller's
+    # process the collection's own files are loaded by Python's file loader, which keeps __pycache__
+    collections, target = collection_copy(tmp_path)
+    cached = target / "plugins" / "module_utils" / "__pycache__"
+    assert render_playbook(tmp_path, collections, {"PYTHONDONTWRITEBYTECODE": "1"})
+    assert not cached.exists()
+    files = render_playbook(tmp_path, collections, {"PYTHONDONTWRITEBYTECODE": None})
+    names = {p.name.split(".")[0] for p in cached.glob("*.pyc")}
+    assert {"render", "source", "manifests", "naming"} <= names, names
+    assert any((target / "plugins" / "module_utils" / "config" / "__pycache__").glob("loader.*.pyc"))
+    assert any((target / "plugins" / "modules" / "__pycache__").glob("render.*.pyc"))
+    # and a run that reads them renders the same files
+    assert render_playbook(tmp_path, collections, {"PYTHONDONTWRITEBYTECODE": None}) == files
+
+
+def test_the_finder_only_finds_plain_files_of_this_collection(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
+    try:
+        from ansible_collections.continuouspipe.kubernetes.plugins.plugin_utils.in_process import (
+            BytecodeCachingFinder,
+        )
+    finally:
+        sys.path.pop(0)
+    plugins = tmp_path / "plugins"
+    (plugins / "module_utils" / "sub").mkdir(parents=True)
+    (plugins / "module_utils" / "sub" / "__init__.py").write_text("")
+    (plugins / "module_utils" / "thing.py").write_text("VALUE = 1\n")
+    (plugins / "modules").mkdir()
+    (plugins / "modules" / "mod.py").write_text("")
+    (plugins / "filter").mkdir()
+    (plugins / "filter" / "f.py").write_text("")
+    finder = BytecodeCachingFinder(str(plugins))
+    prefix = "ansible_collections.continuouspipe.kubernetes.plugins."
+    spec = finder.find_spec(prefix + "module_utils.thing")
+    assert spec is not None and spec.origin == str(plugins / "module_utils" / "thing.py")
+    assert finder.find_spec(prefix + "modules.mod").origin == str(plugins / "modules" / "mod.py")
+    for name in ("module_utils.sub",  # a package: the collection loader's
+                 "module_utils.missing", "filter.f", "module_utils", "module_utils..thing",
+                 "module_utils.sub.__init__x", "module_utils.thing-x"):
+        assert finder.find_spec(prefix + name) is None, name
+    assert finder.find_spec("ansible_collections.other.collection.plugins.module_utils.thing") is None
+    assert finder.find_spec("thing") is None
