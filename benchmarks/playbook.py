@@ -24,6 +24,8 @@ time). Tools run one after the other, interleaved run by run, against one local 
 
     python benchmarks/playbook.py [--runs 3] [--sections ...] [--services 30 200] [--readme] [--json OUT]
 
+Ansible runs with Python's default of writing bytecode caches (PYTHONDONTWRITEBYTECODE unset, as on
+users' machines; the first of the runs writes them, the median is reported).
 Like run.py, the collection runs in a venv with what users install (requirements.txt and the
 ansible-core of requirements-dev.txt), kubernetes.core in its own venv (the ``ansible`` package).
 ``--readme`` rewrites the "through ansible-playbook" tables of benchmarks/README.md.
@@ -140,6 +142,9 @@ class Bench(base.Bench):
         env = dict(self.env)
         env["PATH"] = str(base.RUNTIME_VENV / "bin") + os.pathsep + env.get("PATH", "")
         env.pop("KUBECONFIG", None)
+        # Python's default, as on a user's machine: bytecode caches are written (this workplace sets
+        # PYTHONDONTWRITEBYTECODE for every process; kubectl and kubernetes.core get the same)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
     def playbook_file(self, name, tasks, hosts="localhost"):
@@ -294,7 +299,9 @@ class Bench(base.Bench):
         python = str(base.KCORE_VENV / "bin" / "python")
         argv = self.local_playbook(path, "-e", "@%s" % vars_file, python=python,
                                    binary=str(base.KCORE_VENV / "bin" / "ansible-playbook"))
-        return argv, self.env
+        env = dict(self.env)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as for the collection (ansible_env)
+        return argv, env
 
     def render(self):
         rows = []
