@@ -96,7 +96,7 @@ class _Events:
 
     def scalar(self, data) -> ScalarEvent:
         # 0.0 == -0.0 (and hash alike), so a float is known by its repr, not its value
-        key = (float, repr(data)) if type(data) is float else (type(data), data)
+        key = (float, repr(data)) if isinstance(data, float) else (type(data), data)
         event = self.scalars.get(key)
         if event is None:
             if isinstance(data, str):

@@ -80,6 +80,8 @@ class BytecodeCachingFinder(importlib.abc.MetaPathFinder):
     a quarter of what a task costs above ansible-playbook's own start. Only files of *this* collection's
     ``plugins/modules`` and ``plugins/module_utils`` are found here (the same files the collection loader
     would load: this file's own collection); packages and anything else are left to the collection loader.
+    It is on ``sys.meta_path`` only while ``preload`` imports them (imports made later, when a task runs,
+    are the collection loader's).
     """
 
     def __init__(self, plugins_dir: str = PLUGINS_DIR):
@@ -97,22 +99,30 @@ class BytecodeCachingFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, filename)
 
 
-def _install_finder() -> None:
-    if not any(isinstance(finder, BytecodeCachingFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, BytecodeCachingFinder())
+@contextlib.contextmanager
+def _bytecode_cached_imports():
+    """The finder first on ``sys.meta_path`` while this collection's modules are preloaded, and removed
+    afterwards: the import machinery of the rest of the process is left as it was."""
+    finder = BytecodeCachingFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(finder)
 
 
 def preload(*names: str, utils=()) -> None:
     """Import modules of the collection now (from an action plugin file, so in the main process),
     and the module_utils they import only when they run (``utils``, names under module_utils)."""
-    _install_finder()
     modules = [MODULES_PACKAGE + name for name in names]
     modules += ["ansible_collections.continuouspipe.kubernetes.plugins.module_utils." + name for name in utils]
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception:  # pragma: no cover - reported when the task runs (or the module runs remotely)
-            pass
+    with _bytecode_cached_imports():
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # pragma: no cover - reported when the task runs (or the module runs remotely)
+                pass
 
 
 @contextlib.contextmanager
