@@ -60,14 +60,12 @@ from ansible_collections.continuouspipe.kubernetes.plugins.module_utils import p
 display = Display()
 
 COLLECTION = "continuouspipe.kubernetes"
-MODULES_PACKAGE = "ansible_collections.continuouspipe.kubernetes.plugins.modules."
+PLUGINS_PACKAGE = "ansible_collections.continuouspipe.kubernetes.plugins."
+PLUGINS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODULES_PACKAGE = PLUGINS_PACKAGE + "modules."
 PROFILE = "legacy"  # what module_common uses for modules that declare no profile (ours)
 IN_PROCESS_VARIABLE = "continuouspipe_in_process"
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local", "ansible.legacy.local")
-
-
-PLUGINS_PACKAGE = "ansible_collections.continuouspipe.kubernetes.plugins."
-PLUGINS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class BytecodeCachingFinder(importlib.abc.MetaPathFinder):
@@ -116,7 +114,7 @@ def preload(*names: str, utils=()) -> None:
     """Import modules of the collection now (from an action plugin file, so in the main process),
     and the module_utils they import only when they run (``utils``, names under module_utils)."""
     modules = [MODULES_PACKAGE + name for name in names]
-    modules += ["ansible_collections.continuouspipe.kubernetes.plugins.module_utils." + name for name in utils]
+    modules += [PLUGINS_PACKAGE + "module_utils." + name for name in utils]
     with _bytecode_cached_imports():
         for module in modules:
             try:

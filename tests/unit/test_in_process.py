@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -27,16 +28,28 @@ def playbook(tmp_path, tasks, *args):
                             "vars": {"results": "{{ [first | default({}), second | default({})] }}"}}]
     path.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "connection": "local",
                                      "tasks": tasks}]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"), ANSIBLE_NOCOLOR="1",
+    output = ansible_playbook(path, *args)
+    assert CANARY not in output
+    return json.loads((tmp_path / "results.json").read_text()), output
+
+
+def ansible_playbook(path, *args, collections=os.path.join(ROOT, ".build", "collections"), env_changes=None):
+    """Output of a successful ansible-playbook run of ``path`` (K8S_AUTH_KUBECONFIG unset, and ``env_changes``:
+    a value of None unsets the variable)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
     env.pop("K8S_AUTH_KUBECONFIG", None)
+    for name, value in (env_changes or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(path),
                            "-e", "ansible_python_interpreter=%s" % sys.executable, *args],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
-    assert CANARY not in output
-    return json.loads((tmp_path / "results.json").read_text()), output
+    return output
 
 
 def comparable(result):
@@ -106,8 +119,6 @@ def test_an_unknown_task_fails_before_any_request_with_the_outcome(tmp_path):
 
 def collection_copy(tmp_path):
     """This collection copied (plugins and metadata) into a collections path of its own."""
-    import shutil
-
     root = tmp_path / "collections"
     target = root / "ansible_collections" / "continuouspipe" / "kubernetes"
     shutil.copytree(os.path.join(ROOT, "plugins"), target / "plugins",
@@ -124,17 +135,7 @@ def render_playbook(tmp_path, collections, env_changes):
         {"continuouspipe.kubernetes.render": {"source_dir": APP, "branch": "main", "flow_uuid": FLOW,
                                               "output_dir": str(out), "variables": {"CLUSTER_NAME": "local"},
                                               "secret_variables": {"DATABASE_PASSWORD": CANARY}}}]}]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
-    for name, value in env_changes.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(path),
-                           "-e", "ansible_python_interpreter=%s" % sys.executable],
-                          capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    ansible_playbook(path, collections=collections, env_changes=env_changes)
     return sorted(p.name for p in out.rglob("*.yml"))
 
 
